@@ -1,0 +1,76 @@
+"""Redaction of secrets in text that leaves the process (CLI output, Slack messages, logs, audit rows).
+
+Container logs and Kubernetes messages routinely carry credentials: connection strings with passwords, bearer
+tokens, JWTs, AWS keys, whole PEM private keys. Everything the bot shows passes through `redact_lines` first.
+The patterns keep the *name* of what was hidden (`password=[REDACTED]`) so the line still explains the crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MASK = "[REDACTED]"
+
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?-----END [A-Z0-9 ]*PRIVATE KEY-----", re.S)
+_SECRET_WORDS = (
+    r"password|passwd|pwd|pass|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"client[_-]?secret|credentials?|auth[_-]?key|session[_-]?key|signing[_-]?key"
+)
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization: Bearer xyz / Basic xyz / Token xyz
+    (re.compile(r"(?i)\b(authorization\s*[:=]\s*\"?)(bearer|basic|token|digest)\s+[^\s\"',;]+"), rf"\1\2 {MASK}"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/-]{8,}=*"), rf"\1 {MASK}"),
+    # JSON Web Tokens
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
+    # credentials in URLs: scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@\"']+):([^/\s@\"']+)@"), rf"\1\2:{MASK}@"),
+    # AWS access key ids and secret keys
+    (re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b"), MASK),
+    (re.compile(r"(?i)(aws_secret_access_key\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{20,}"), rf"\1{MASK}"),
+    # vendor tokens with recognisable prefixes (Slack, GitHub, Stripe, Google)
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK),
+    (re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"), MASK),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), MASK),
+    (re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9]{16,}"), MASK),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
+    # name=value / name: value / "name": "value" where the name says it is secret
+    (
+        re.compile(
+            rf"(?i)(\b[\w.-]*(?:{_SECRET_WORDS})[\w.-]*\"?\s*[:=]\s*\"?)(?!\[REDACTED\])([^\s\"',;&)}}\]]+)",
+        ),
+        rf"\1{MASK}",
+    ),
+    # --password xyz / -p=xyz style flags
+    (re.compile(rf"(?i)(--?(?:{_SECRET_WORDS})[\w-]*[ =])(?!\[REDACTED\])([^\s\"']+)"), rf"\1{MASK}"),
+)
+
+
+def redact(text: str) -> str:
+    """`text` with every recognised secret replaced by [REDACTED]."""
+    if not text:
+        return text
+    text = _PEM_BLOCK.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY----- {MASK}", text)
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_lines(lines: Iterable[str]) -> list[str]:
+    """Redact line by line, hiding every line inside a PEM private key block."""
+    out: list[str] = []
+    in_key = False
+    for line in lines:
+        if in_key:  # the key's body and its END line are dropped: the BEGIN line already says what was hidden
+            in_key = _PEM_END.search(line) is None
+            continue
+        begin = _PEM_BEGIN.search(line)
+        if begin and not _PEM_END.search(line):
+            in_key = True
+            out.append(redact(line[: begin.end()]) + f" {MASK}")
+            continue
+        out.append(redact(line))
+    return out

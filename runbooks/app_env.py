@@ -1,0 +1,79 @@
+"""Runbook branch 1 — App & env (missing env, bad command, crash at startup).
+
+Signals (in the logs of the crashed run):
+- a missing environment variable: `KeyError: 'DB_URL'` (os.environ), "environment variable X is not set",
+  "missing required env X", "X must be set";
+- a stack trace or runtime exception: Python `Traceback`, Go `panic:`, Java `Exception in thread`, Node
+  `Uncaught`, "FATAL"/"fatal error";
+- a non-zero exit with no other explanation (exit 1 or 2, reason Error);
+- exit 0 under restartPolicy Always: the main process ends (bad command, or a one-shot job run as a Deployment).
+
+Remedies: `set_env` for a missing variable; `set_image` to the previous revision's image when the crash came
+with a new image (`classify` puts `rollout_undo` first when the release is fresh).
+"""
+
+from __future__ import annotations
+
+from runbooks.matching import Signal, find_last
+from runbooks.model import Assessment, Branch, Evidence, Reason, Remedy, RemedyId
+from runbooks.remedies import set_previous_image
+
+BRANCH = Branch.APP_ENV
+SUCCESS = "STATUS=Running, RESTARTS stop increasing, no new fatal logs."
+
+_MISSING_ENV = (
+    Signal.of("missing environment variable", r"KeyError: '(?P<name>[A-Z_][A-Z0-9_]*)'"),
+    Signal.of(
+        "missing environment variable",
+        r"(?:env(?:ironment)?(?: var(?:iable)?)?)\s+\"?'?(?P<name>[A-Z_][A-Z0-9_]{2,})\"?'?\s+"
+        r"(?:is\s+)?(?:not set|unset|missing|required|undefined|empty)",
+    ),
+    Signal.of(
+        "missing environment variable",
+        r"(?:missing|required)\s+(?:required\s+)?env(?:ironment)?(?:\s+var(?:iable)?)?s?:?\s+\"?'?(?P<name>[A-Z_][A-Z0-9_]{2,})",
+    ),
+    Signal.of("missing environment variable", r"\b(?P<name>[A-Z][A-Z0-9]*_[A-Z0-9_]+) (?:must be set|is required)"),
+)
+_CRASH = (
+    Signal.of("Go panic", r"^panic: |goroutine \d+ \[running\]"),
+    Signal.of("uncaught exception", r"^\w*(Error|Exception)(: |$)|Exception in thread|Uncaught \w+"),
+    Signal.of("Python traceback", r"^Traceback \(most recent call last\)"),
+    Signal.of("fatal error", r"\bFATAL\b|fatal error|\bCRITICAL\b"),
+)
+
+
+def assess(ev: Evidence, policy: object = None) -> Assessment | None:
+    lines = ev.all_log_lines()
+    missing = find_last(lines, _MISSING_ENV)
+    if missing is not None:
+        return _missing_env(ev, missing.match.group("name"), missing.quote)
+    crash = find_last(lines, _CRASH)
+    focus = ev.focus
+    term = (focus.last_termination or focus.terminated) if focus else None
+    code = term.exit_code if term else None
+    if crash is not None:
+        reason = Reason(f"the app crashed: {crash.signal.label}", crash.quote, "logs")
+        headline = f"{ev.workload.name}/{ev.focus_container} crashes at startup ({crash.signal.label})"
+        return Assessment(BRANCH, 0.6, headline, (reason,), set_previous_image(ev), "read the stack trace")
+    if code == 0 and focus is not None and not focus.init:
+        quote = f"lastState.terminated: reason={term.reason if term else None} exitCode=0"
+        reason = Reason("the main process exits successfully, so Kubernetes restarts it", quote, "status")
+        headline = f"{ev.workload.name}/{ev.focus_container} exits immediately (exit 0)"
+        return Assessment(BRANCH, 0.55, headline, (reason,), (), "check command/args: the process must keep running")
+    if (code is not None and code in (1, 2)) or (
+        term is not None and term.reason == "Error" and code not in (137, 143)
+    ):
+        quote = f"lastState.terminated: reason={term.reason if term else None} exitCode={code}"
+        reason = Reason(f"the app exits with code {code} and logs no recognisable error", quote, "status")
+        headline = f"{ev.workload.name}/{ev.focus_container} exits with code {code}"
+        return Assessment(BRANCH, 0.35, headline, (reason,), set_previous_image(ev), "read the logs of the crashed run")
+    return None
+
+
+def _missing_env(ev: Evidence, name: str, quote: str) -> Assessment:
+    container = ev.focus_container or (ev.workload.containers[0].name if ev.workload.containers else "")
+    reason = Reason(f"environment variable {name} is not set", quote, "logs")
+    params = {"container": container, "name": name}
+    remedy = Remedy(RemedyId.SET_ENV, f"Set {name}", params, "the app exits because it is missing")
+    headline = f"{ev.workload.name}/{container} exits: environment variable {name} is not set"
+    return Assessment(BRANCH, 0.85, headline, (reason,), (remedy,))

@@ -1,0 +1,104 @@
+"""Evidence → Finding: which runbook branch explains the crash loop, why, and the safe next step.
+
+Each branch module scores the evidence independently; the strongest score wins, ties going to the branch whose
+signals are the most specific (an OOMKilled reason beats a generic exit code, a StartError beats a log line).
+A fresh release puts `rollout_undo` first whatever the branch. Pure: no I/O, deterministic.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from runbooks import app_env, image_config, networking_deps, probes, rbac_mounts, resources
+from runbooks.model import Assessment, Branch, Evidence, Finding, Policy, Reason, Remedy
+from runbooks.release import fresh_release
+from runbooks.remedies import rollout_undo
+
+# Order is the tie-break: most specific signals first.
+BRANCH_MODULES: tuple[ModuleType, ...] = (resources, image_config, probes, rbac_mounts, networking_deps, app_env)
+SUCCESS_CRITERIA: dict[Branch, str] = {m.BRANCH: m.SUCCESS for m in BRANCH_MODULES}
+_ALTERNATIVE_MIN_SCORE = 0.4
+
+
+def assess_all(ev: Evidence, policy: Policy) -> list[Assessment]:
+    """Every branch's assessment, strongest first."""
+    found = [a for m in BRANCH_MODULES if (a := m.assess(ev, policy)) is not None]
+    order = {m.BRANCH: i for i, m in enumerate(BRANCH_MODULES)}
+    return sorted(found, key=lambda a: (-a.score, order[a.branch]))
+
+
+def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
+    policy = policy or Policy()
+    if not ev.pods:
+        return Finding(None, 1.0, _gone(ev), tuple(_failure_reasons(ev)))
+    if not any(c.is_troubled for p in ev.pods for c in p.containers):
+        return Finding(None, 1.0, _healthy(ev), tuple(_failure_reasons(ev)))
+    ranked = assess_all(ev, policy)
+    fresh = fresh_release(ev, policy)
+    if not ranked:
+        ranked = [_unexplained(ev)]
+    best = ranked[0]
+    reasons = list(best.reasons)
+    remedies = list(best.remedies)
+    if fresh is not None:
+        reasons.append(fresh)
+        undo = rollout_undo(ev)
+        if undo is not None:
+            remedies.insert(0, undo)
+    reasons.extend(_failure_reasons(ev))
+    confidence = _confidence(best, ranked, ev)
+    alternatives = tuple(a.branch for a in ranked[1:] if a.score >= _ALTERNATIVE_MIN_SCORE)
+    deduped = _dedupe(remedies)
+    next_step = deduped[0].title if deduped else best.next_step
+    return Finding(
+        best.branch,
+        confidence,
+        best.headline,
+        tuple(reasons),
+        deduped,
+        SUCCESS_CRITERIA[best.branch],
+        next_step,
+        alternatives,
+    )
+
+
+def _confidence(best: Assessment, ranked: list[Assessment], ev: Evidence) -> float:
+    score = best.score
+    if len(ranked) > 1 and ranked[1].score >= score - 0.1:
+        score -= 0.1  # a close runner-up: say so in the number
+    if any(f.what.startswith("logs") for f in ev.failures):
+        score -= 0.1  # classified without the crashed run's logs
+    return round(max(0.05, min(score, 0.99)), 2)
+
+
+def _dedupe(remedies: list[Remedy]) -> tuple[Remedy, ...]:
+    seen: set[str] = set()
+    unique = []
+    for r in remedies:
+        if r.id not in seen:
+            seen.add(r.id)
+            unique.append(r)
+    return tuple(unique)
+
+
+def _unexplained(ev: Evidence) -> Assessment:
+    c = ev.focus
+    state = (c.waiting_reason or "restarting") if c else "restarting"
+    reason = Reason(f"the container is {state} but no runbook signal matched", None, "status")
+    headline = f"{ev.workload.name}/{ev.focus_container} is {state}; cause not recognised"
+    return Assessment(Branch.APP_ENV, 0.2, headline, (reason,), (), "read the logs and events below")
+
+
+def _failure_reasons(ev: Evidence) -> list[Reason]:
+    return [Reason(f"could not read {f.what}: {f.status}", f.message, "bot") for f in ev.failures]
+
+
+def _gone(ev: Evidence) -> str:
+    w = ev.workload
+    return f"{w.kind} {w.namespace}/{w.name} has no pods (scaled to zero, or the pod is gone)"
+
+
+def _healthy(ev: Evidence) -> str:
+    w = ev.workload
+    ready = sum(1 for p in ev.pods if p.ready)
+    return f"{w.kind} {w.namespace}/{w.name} is healthy: {ready}/{len(ev.pods)} pods ready, no crashing containers"

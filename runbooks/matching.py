@@ -1,0 +1,67 @@
+"""Finding the evidence line that proves a point: regex signals over log lines, events and messages.
+
+Branch modules declare their signals as data (a label and a regex) and use these helpers so every reason the
+bot gives can quote the exact line that matched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+_MAX_QUOTE = 300
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A named pattern; `label` is how a reason describes a match."""
+
+    label: str
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def of(cls, label: str, regex: str) -> Signal:
+        return cls(label, re.compile(regex, re.IGNORECASE))
+
+
+@dataclass(frozen=True)
+class Match:
+    """A signal that matched, the line it matched in, and the regex match (for extracting names)."""
+
+    signal: Signal
+    line: str
+    match: re.Match[str]
+
+    @property
+    def quote(self) -> str:
+        return shorten(self.line)
+
+
+def shorten(line: str, limit: int = _MAX_QUOTE) -> str:
+    line = line.strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def find_last(lines: Sequence[str], signals: Iterable[Signal]) -> Match | None:
+    """The most recent line matching any signal (crash logs end with the error that matters)."""
+    compiled = tuple(signals)
+    for line in reversed(lines):
+        for signal in compiled:
+            m = signal.pattern.search(line)
+            if m:
+                return Match(signal, line, m)
+    return None
+
+
+def find_all(lines: Sequence[str], signals: Iterable[Signal]) -> list[Match]:
+    """Every line matching a signal, first match per line, in order."""
+    compiled = tuple(signals)
+    found: list[Match] = []
+    for line in lines:
+        for signal in compiled:
+            m = signal.pattern.search(line)
+            if m:
+                found.append(Match(signal, line, m))
+                break
+    return found
