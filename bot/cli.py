@@ -106,6 +106,53 @@ def config_check(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="address to listen on")
+@click.option("--port", default=3000, show_default=True, type=int)
+@click.option("--socket-mode", is_flag=True, help="receive Slack events over Socket Mode (needs SLACK_APP_TOKEN)")
+@click.option("--no-migrate", is_flag=True, help="do not run `db upgrade` at start")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, socket_mode: bool, no_migrate: bool) -> None:
+    """Run the bot: Slack events, alert webhooks, health and metrics on one port."""
+    from aiohttp import web
+
+    from bot.app import AppOptions, build_app
+    from bot.logs import setup_logging
+    from bot.settings import load_settings, missing_for_serve
+
+    config = _load(ctx)
+    settings = load_settings()
+    missing = missing_for_serve(settings, socket_mode)
+    if missing:
+        _fail(f"set {', '.join(missing)} (env vars, or files in $CRASHLOOP_SECRETS_DIR)", EXIT_NOT_FOUND)
+    setup_logging()
+    app = build_app(config, settings, AppOptions(migrate=not no_migrate, socket_mode=socket_mode))
+    web.run_app(app, host=host, port=port, shutdown_timeout=25, print=None)
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The bot's database."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations (Alembic) to CRASHLOOP_DATABASE_URL."""
+    from bot.settings import load_settings
+    from bot.store import Store
+    from bot.store.migrate import current_revision, upgrade
+
+    async def run() -> str | None:
+        store = Store(load_settings().database_url)
+        try:
+            await upgrade(store.engine)
+            return await current_revision(store.engine)
+        finally:
+            await store.close()
+
+    click.echo(f"database at revision {asyncio.run(run())}")
+
+
+@cli.command()
 @click.option("--scenario", "scenarios", multiple=True, help="only these simulated scenarios")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="keep the demo's files here")
 def demo(scenarios: tuple[str, ...], workdir: Path | None) -> None:

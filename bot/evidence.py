@@ -169,11 +169,13 @@ def _focus(pods: list[PodInfo], pod_name: str | None) -> tuple[str, str] | None:
     return pod.name, container.name
 
 
+def _pod_severity(p: PodInfo) -> tuple[bool, bool, int]:
+    return max((_severity(c) for c in p.containers), default=(False, False, 0))
+
+
 def _crashing(pods: list[PodInfo], focus: tuple[str, str] | None) -> list[PodInfo]:
-    troubled = [p for p in pods if any(c.is_troubled for c in p.containers)]
-    troubled.sort(
-        key=lambda p: (focus is not None and p.name == focus[0], max(_severity(c) for c in p.containers)), reverse=True
-    )
+    troubled = [p for p in pods if not p.ready or any(c.is_troubled for c in p.containers)]
+    troubled.sort(key=lambda p: (focus is not None and p.name == focus[0], _pod_severity(p)), reverse=True)
     return troubled
 
 

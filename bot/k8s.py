@@ -84,6 +84,11 @@ class KubeReader:
     def close(self) -> None:
         self._api.close()
 
+    def version(self) -> str:
+        """The API server's version (`/version`, readable by any authenticated client): a reachability check."""
+        data = self._json("get /version", k8s_client.VersionApi(self._api).get_code)
+        return str(data.get("gitVersion", "unknown"))
+
     # --- workloads ---------------------------------------------------------------------------------------
 
     def get_workload(self, kind: str, namespace: str, name: str) -> KubeObject:

@@ -226,7 +226,8 @@ def _container_status(raw: KubeObject, init: bool) -> ContainerStatus:
 
 
 def _init_done(c: ContainerStatus) -> bool:
-    return c.init and c.terminated is not None and c.terminated.exit_code == 0 and c.restart_count == 0
+    """An init container that completed (whatever it took to get there) is no longer part of the problem."""
+    return c.init and c.terminated is not None and c.terminated.exit_code == 0
 
 
 def parse_pod(obj: KubeObject, revision_of: dict[str, str] | None = None) -> PodInfo:
@@ -249,9 +250,16 @@ def parse_pod(obj: KubeObject, revision_of: dict[str, str] | None = None) -> Pod
 
 
 def _pod_revision(meta: KubeObject, labels: dict[str, str], revision_of: dict[str, str]) -> str | None:
+    """The name of the ReplicaSet / ControllerRevision the pod came from."""
+    owners = meta.get("ownerReferences") or []
     if "controller-revision-hash" in labels:
-        return labels["controller-revision-hash"]
-    for owner in meta.get("ownerReferences") or []:
+        value = labels["controller-revision-hash"]
+        for owner in owners:  # DaemonSets label the bare hash; their ControllerRevision is named <ds>-<hash>
+            name = str(owner.get("name"))
+            if owner.get("kind") in ("DaemonSet", "StatefulSet") and not value.startswith(f"{name}-"):
+                return f"{name}-{value}"
+        return value
+    for owner in owners:
         if owner.get("kind") == "ReplicaSet":
             return str(owner.get("name"))
     return revision_of.get(labels.get("pod-template-hash", ""))
@@ -308,7 +316,7 @@ def _revision(number: int, name: str, created: str | None, pod_spec: KubeObject)
         created=parse_time(created),
         images={c.name: c.image for c in specs},
         containers=specs,
-        service_account=pod_spec.get("serviceAccountName"),
+        service_account=pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default",
     )
 
 

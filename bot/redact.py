@@ -16,36 +16,43 @@ _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?-----END [A-Z0-9 ]*PRIVATE KEY-----", re.S)
 _SECRET_WORDS = (
-    r"password|passwd|pwd|pass|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
     r"client[_-]?secret|credentials?|auth[_-]?key|session[_-]?key|signing[_-]?key"
 )
+# A secret-looking name: contains one of the words, or ends in "pass" (DB_PASS) — but not "passed", "bypass".
+_NAME = rf"(?:[\w.-]*(?:{_SECRET_WORDS})[\w.-]*|[\w.-]*[_.-]pass|pass)"
+# name, optional closing quote, then "=" (spaces allowed) or ":" right after the name (not " : " as in
+# kubelet messages like `volume "tls-secret" : secret "x" not found`)
+_SEPARATOR = r"['\"]?(?:\s*=\s*|:\s*)"
+_BASE64ISH = r"(?=[A-Za-z0-9._~+/-]*[0-9+/=._~-])[A-Za-z0-9._~+/-]{8,}=*"
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization: Bearer xyz / Basic xyz / Token xyz
-    (re.compile(r"(?i)\b(authorization\s*[:=]\s*\"?)(bearer|basic|token|digest)\s+[^\s\"',;]+"), rf"\1\2 {MASK}"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/-]{8,}=*"), rf"\1 {MASK}"),
+    (
+        re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token|digest)\s+[^\s\"',;]+"),
+        rf"\1\2 {MASK}",
+    ),
+    (re.compile(rf"(?i)\b(bearer|basic)\s+{_BASE64ISH}"), rf"\1 {MASK}"),
     # JSON Web Tokens
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
-    # credentials in URLs: scheme://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@\"']+):([^/\s@\"']+)@"), rf"\1\2:{MASK}@"),
+    # credentials in URLs: scheme://user:password@host (the user may be empty: redis://:pw@host)
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@\"']*):([^/\s@\"']+)@"), rf"\1\2:{MASK}@"),
     # AWS access key ids and secret keys
     (re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b"), MASK),
-    (re.compile(r"(?i)(aws_secret_access_key\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{20,}"), rf"\1{MASK}"),
+    (re.compile(r"(?i)(aws_secret_access_key['\"]?\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{20,}"), rf"\1{MASK}"),
     # vendor tokens with recognisable prefixes (Slack, GitHub, Stripe, Google)
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK),
     (re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"), MASK),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), MASK),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}"), MASK),
     (re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9]{16,}"), MASK),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
-    # name=value / name: value / "name": "value" where the name says it is secret
-    (
-        re.compile(
-            rf"(?i)(\b[\w.-]*(?:{_SECRET_WORDS})[\w.-]*\"?\s*[:=]\s*\"?)(?!\[REDACTED\])([^\s\"',;&)}}\]]+)",
-        ),
-        rf"\1{MASK}",
-    ),
-    # --password xyz / -p=xyz style flags
-    (re.compile(rf"(?i)(--?(?:{_SECRET_WORDS})[\w-]*[ =])(?!\[REDACTED\])([^\s\"']+)"), rf"\1{MASK}"),
+    # name = "quoted value with spaces" / 'password': 'x y z' — the whole quoted value
+    (re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(\"|')(?!\[REDACTED\])([^\"'\n]*)\2"), rf"\1\2{MASK}\2"),
+    # name=value / name: value where the name says it is secret
+    (re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(?!\[REDACTED\])([^\s\"',;&)}}\]]+)"), rf"\1{MASK}"),
+    # --password xyz / --db-password=xyz style flags
+    (re.compile(rf"(?i)(--?{_NAME}[ =])(?!\[REDACTED\])([^\s\"']+)"), rf"\1{MASK}"),
 )
 
 

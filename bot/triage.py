@@ -49,6 +49,11 @@ class Triager:
             self._readers[environment] = KubeReader(connect(env.context, env.kubeconfig), self._timeouts)
         return self._readers[environment]
 
+    async def ping(self, environment: str) -> str:
+        """The environment's API server version; raises when it cannot be reached."""
+        reader = self.reader(environment)
+        return await self._kube.call(f"reach the API server of {environment}", reader.version)
+
     async def triage(
         self, environment: str, name: str, *, namespace: str | None = None, pod: str | None = None
     ) -> TriageResult:

@@ -22,17 +22,21 @@ BRANCH = Branch.APP_ENV
 SUCCESS = "STATUS=Running, RESTARTS stop increasing, no new fatal logs."
 
 _MISSING_ENV = (
-    Signal.of("missing environment variable", r"KeyError: '(?P<name>[A-Z_][A-Z0-9_]*)'"),
+    Signal.of("missing environment variable", r"KeyError: '(?P<name>(?-i:[A-Z_][A-Z0-9_]*))'"),
     Signal.of(
         "missing environment variable",
-        r"(?:env(?:ironment)?(?: var(?:iable)?)?)\s+\"?'?(?P<name>[A-Z_][A-Z0-9_]{2,})\"?'?\s+"
+        r"(?:env(?:ironment)?(?: var(?:iable)?)?)\s+\"?'?(?P<name>(?-i:[A-Z_][A-Z0-9_]{2,}))\"?'?\s+"
         r"(?:is\s+)?(?:not set|unset|missing|required|undefined|empty)",
     ),
     Signal.of(
         "missing environment variable",
-        r"(?:missing|required)\s+(?:required\s+)?env(?:ironment)?(?:\s+var(?:iable)?)?s?:?\s+\"?'?(?P<name>[A-Z_][A-Z0-9_]{2,})",
+        r"(?:missing|required)\s+(?:required\s+)?env(?:ironment)?(?:\s+var(?:iable)?)?s?:?\s+\"?'?(?P<name>(?-i:[A-Z_][A-Z0-9_]{2,}))",
     ),
-    Signal.of("missing environment variable", r"\b(?P<name>[A-Z][A-Z0-9]*_[A-Z0-9_]+) (?:must be set|is required)"),
+    Signal.of(
+        "missing environment variable", r"\b(?P<name>(?-i:[A-Z][A-Z0-9]*_[A-Z0-9_]+)) (?:must be set|is required)"
+    ),
+    # github.com/kelseyhightower/envconfig: "required key SMTP_HOST missing value"
+    Signal.of("missing environment variable", r"required key (?P<name>(?-i:[A-Z_][A-Z0-9_]*)) missing value"),
 )
 _CRASH = (
     Signal.of("Go panic", r"^panic: |goroutine \d+ \[running\]"),

@@ -31,10 +31,13 @@ def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
     policy = policy or Policy()
     if not ev.pods:
         return Finding(None, 1.0, _gone(ev), tuple(_failure_reasons(ev)))
-    if not any(c.is_troubled for p in ev.pods for c in p.containers):
+    crashing = any(c.is_troubled for p in ev.pods for c in p.containers)
+    if not crashing and all(p.ready for p in ev.pods):
         return Finding(None, 1.0, _healthy(ev), tuple(_failure_reasons(ev)))
     ranked = assess_all(ev, policy)
     fresh = fresh_release(ev, policy)
+    if not ranked and not crashing:  # pods not ready, nothing crashing, no signal: starting up, not a crash loop
+        return Finding(None, 0.5, _not_ready(ev), tuple(_failure_reasons(ev)))
     if not ranked:
         ranked = [_unexplained(ev)]
     best = ranked[0]
@@ -96,6 +99,12 @@ def _failure_reasons(ev: Evidence) -> list[Reason]:
 def _gone(ev: Evidence) -> str:
     w = ev.workload
     return f"{w.kind} {w.namespace}/{w.name} has no pods (scaled to zero, or the pod is gone)"
+
+
+def _not_ready(ev: Evidence) -> str:
+    w = ev.workload
+    ready = sum(1 for p in ev.pods if p.ready)
+    return f"{w.kind} {w.namespace}/{w.name}: {ready}/{len(ev.pods)} pods ready, none crashing (starting or pending)"
 
 
 def _healthy(ev: Evidence) -> str:

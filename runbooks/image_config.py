@@ -45,7 +45,8 @@ def _pull_failure(ev: Evidence) -> Assessment | None:
     c = ev.focus
     if c is None or c.waiting_reason not in _PULL_REASONS:
         return None
-    reason = Reason(f"the image cannot be pulled ({c.waiting_reason})", f"{c.waiting_reason}: {c.waiting_message}")
+    quote = f"{c.waiting_reason}: {c.waiting_message}"
+    reason = Reason(f"the image cannot be pulled ({c.waiting_reason})", quote, "status")
     headline = f"{ev.workload.name}/{c.name} cannot pull image {c.image}"
     next_step = "check the image name/tag exists and the imagePullSecrets can read the registry"
     return Assessment(BRANCH, 0.95, headline, (reason,), set_previous_image(ev), next_step)
@@ -58,6 +59,10 @@ def _start_failure(ev: Evidence) -> Assessment | None:
     term = c.last_termination or c.terminated
     texts = [t for t in (c.waiting_message, term.message if term else None) if t]
     match = find_last(texts, _START)
+    source = "status"
+    if match is None:  # runc may write the error to the container's own output instead
+        match = find_last(ev.all_log_lines(), _START[:2])
+        source = "logs"
     start_error = term is not None and (term.reason == "StartError" or term.exit_code == 128)
     if not match and not start_error:
         return None
@@ -66,7 +71,7 @@ def _start_failure(ev: Evidence) -> Assessment | None:
         quote = f"lastState.terminated: reason={term.reason} exitCode={term.exit_code}"
         reasons.append(Reason("the runtime could not start the container process", quote, "status"))
     if match:
-        reasons.append(Reason(match.signal.label, match.quote, "status"))
+        reasons.append(Reason(match.signal.label, match.quote, source))
     headline = f"{ev.workload.name}/{c.name} cannot start its process (image/entrypoint problem)"
     next_step = "pin a known-good image; check the entrypoint and the image's CPU architecture"
     return Assessment(BRANCH, 0.95, headline, tuple(reasons), set_previous_image(ev), next_step)

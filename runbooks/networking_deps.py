@@ -26,11 +26,11 @@ _DNS = (
     Signal.of(
         "DNS lookup failed",
         r"no such host|could not translate host name|Name or service not known|"
-        r"Temporary failure in name resolution|ENOTFOUND|NXDOMAIN|nodename nor servname",
+        r"Temporary failure in name resolution|ENOTFOUND|EAI_AGAIN|NXDOMAIN|nodename nor servname",
     ),
 )
 _CONNECT = (
-    Signal.of("connection refused", r"connection refused|ECONNREFUSED"),
+    Signal.of("connection refused", r"connection refused|ECONNREFUSED|connection to \S+ refused"),
     Signal.of("connection timed out", r"i/o timeout|connection timed out|ETIMEDOUT|connect timeout"),
     Signal.of("no route to host", r"no route to host|EHOSTUNREACH|network is unreachable"),
 )
@@ -40,11 +40,13 @@ _ENDPOINTS = (
     re.compile(r'server at "(?P<host>[\w.-]+)" \([\d.:a-f]+\), port (?P<port>\d+)'),
     re.compile(r'on host "(?P<host>[\w.-]+)".*?port (?P<port>\d+)'),
     re.compile(r'could not translate host name "(?P<host>[\w.-]+)"'),
-    re.compile(r"ENOTFOUND (?P<host>[\w.-]+)"),
+    re.compile(r"(?:ENOTFOUND|EAI_AGAIN) (?P<host>[\w.-]+)"),
     re.compile(r"ECONNREFUSED (?P<host>[\w.-]+):(?P<port>\d+)"),
     re.compile(r"(?:connect(?:ing)? to|connection to|reach) (?P<host>[a-z][\w.-]*):(?P<port>\d{2,5})", re.I),
-    re.compile(r"(?P<host>[a-z][\w-]*(?:\.[\w-]+)*):(?P<port>\d{2,5})\b", re.I),
+    # last resort: a bare host:port, not glued to a timestamp or path, and not a source position (main.go:42)
+    re.compile(r"(?<![\w.:/-])(?P<host>[a-z][\w-]*(?:\.[\w-]+)*):(?P<port>\d{2,5})\b(?!\.\d)", re.I),
 )
+_SOURCE_FILE = re.compile(r"\.(java|go|py|js|mjs|ts|rb|rs|c|cc|cpp|h|hpp|kt|scala|cs|php|exs?|swift)$", re.I)
 _DEFAULT_PORTS = {
     "postgres": 5432,
     "psycopg": 5432,
@@ -84,15 +86,17 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
 
 
 def endpoint(lines: tuple[str, ...], hit: Match) -> tuple[str | None, int | None]:
-    """Host and port of the dependency, from the matching line or the lines just before it."""
+    """Host and port of the dependency: from the matching line, the two after it (libpq wraps its message), or
+    the five before it (a stack trace ends with the generic cause), nearest first."""
     index = max(i for i, line in enumerate(lines) if line == hit.line)
-    window = [lines[i] for i in range(index, max(-1, index - 4), -1)]
-    for line in window:
+    after = " ".join(lines[index : index + 3])
+    nearby = [after, *lines[index + 1 : index + 3], *reversed(lines[max(0, index - 5) : index])]
+    for text in nearby:
         for pattern in _ENDPOINTS:
-            m = pattern.search(line)
-            if m and not m.group("host").isdigit():
+            m = pattern.search(text)
+            if m and not m.group("host").isdigit() and not _SOURCE_FILE.search(m.group("host")):
                 port = m.groupdict().get("port")
-                return m.group("host"), int(port) if port else _default_port(" ".join(window))
+                return m.group("host"), int(port) if port else _default_port(" ".join(nearby))
     return None, None
 
 

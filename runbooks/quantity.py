@@ -47,6 +47,6 @@ def format_bytes(n: int) -> str:
 
 
 def bump(current: int, factor: float = 1.5, step: int = 64 * MI) -> int:
-    """`current` × `factor`, rounded up to a whole `step` (64Mi), never below current + step."""
+    """`current` × `factor`, rounded up to a whole `step` (64Mi); always more than `current`."""
     target = max(math.ceil(current * factor), current + 1)
     return math.ceil(target / step) * step

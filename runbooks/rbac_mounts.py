@@ -22,9 +22,10 @@ BRANCH = Branch.RBAC_MOUNTS
 SUCCESS = "Permission/mount errors disappear; the pod reaches Ready."
 
 _FORBIDDEN = re.compile(
-    r'User "system:serviceaccount:(?P<ns>[\w.-]+):(?P<sa>[\w.-]+)" '
-    r'cannot (?P<verb>\w+) resource "(?P<resource>[\w/.-]+)"'
-    r'(?: in API group "(?P<group>[\w.-]*)")?',
+    # quotes may come escaped (\") when the app logs the API's JSON error body
+    r'User \\?"system:serviceaccount:(?P<ns>[\w.-]+):(?P<sa>[\w.-]+)\\?" '
+    r'cannot (?P<verb>\w+) resource \\?"(?P<resource>[\w/.-]+)\\?"'
+    r'(?: in API group \\?"(?P<group>[\w.-]*)\\?")?',
     re.IGNORECASE,
 )
 _FILE_PERMS = (

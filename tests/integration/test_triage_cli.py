@@ -52,10 +52,12 @@ def test_every_scenario_lands_in_its_branch(
     assert data["namespace"] == namespace
     assert data["workload"] == workload
     assert data["branch"] == branch, data["reasons"]
-    assert data["pod"] and data["pod"].startswith(workload)
+    assert data["pod"]
+    assert data["pod"].startswith(workload)
     if container:
         assert data["container"] == container
-    assert data["reasons"] and all(r["text"] for r in data["reasons"])
+    assert data["reasons"]
+    assert all(r["text"] for r in data["reasons"])
     assert data["success_criteria"]
     if first_remedy:
         assert data["remedies"][0]["id"] == first_remedy
@@ -127,9 +129,13 @@ def test_dependency_host_and_port_come_from_the_logs(config_file: Path) -> None:
 def test_statefulset_init_container(config_file: Path) -> None:
     data = triage_json(config_file, "prod", "fraud-scorer")
     assert data["kind"] == "StatefulSet"
-    focus = [c for p in data["pods"] if p["name"] == data["pod"] for c in p["containers"] if c["name"] == data["container"]]
-    assert focus and focus[0]["init"] is True
-    assert data["rollout"] and data["rollout"]["current"]
+    focus = [
+        c for p in data["pods"] if p["name"] == data["pod"] for c in p["containers"] if c["name"] == data["container"]
+    ]
+    assert focus
+    assert focus[0]["init"] is True
+    assert data["rollout"]
+    assert data["rollout"]["current"]
 
 
 def test_healthy_workload_has_no_branch(config_file: Path) -> None:
@@ -140,13 +146,21 @@ def test_healthy_workload_has_no_branch(config_file: Path) -> None:
 
 
 def test_pod_name_resolves_to_its_deployment(config_file: Path, sim: SimCluster) -> None:
-    pods = [p["metadata"]["name"] for p in sim.list_objects("v1", "pods", "shop") if p["metadata"]["name"].startswith("ledger-api-")]
+    pods = [
+        p["metadata"]["name"]
+        for p in sim.list_objects("v1", "pods", "shop")
+        if p["metadata"]["name"].startswith("ledger-api-")
+    ]
     data = triage_json(config_file, "prod", pods[-1])
     assert (data["kind"], data["workload"], data["pod"]) == ("Deployment", "ledger-api", pods[-1])
 
 
 def test_explicit_namespace_and_pod_option(config_file: Path, sim: SimCluster) -> None:
-    pods = [p["metadata"]["name"] for p in sim.list_objects("v1", "pods", "payments") if p["metadata"]["name"].startswith("orders-")]
+    pods = [
+        p["metadata"]["name"]
+        for p in sim.list_objects("v1", "pods", "payments")
+        if p["metadata"]["name"].startswith("orders-")
+    ]
     data = triage_json(config_file, "prod", "orders", "-n", "payments", "--pod", pods[0])
     assert data["pod"] == pods[0]
 
@@ -200,7 +214,9 @@ def test_config_check(config_file: Path) -> None:
 
 def test_invalid_config_names_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("environments:\n  prod:\n    namespaces: [shop]\n    require_aproval: true\nlimits:\n  max_memory: lots\n")
+    bad.write_text(
+        "environments:\n  prod:\n    namespaces: [shop]\n    require_aproval: true\nlimits:\n  max_memory: lots\n"
+    )
     result = run(bad, "config", "check")
     assert result.exit_code == 2
     assert "environments.prod.require_aproval: unknown key" in result.output

@@ -1,0 +1,155 @@
+"""The composition root: builds the aiohttp application and owns every long-lived resource.
+
+Routes: POST /slack/events (Bolt, signatures always verified), POST /alerts/alertmanager and /alerts/cubeapm,
+GET /healthz, /readyz, /metrics. The database engine, Kubernetes clients, Slack client and the incident queue
+live in cleanup contexts: they start in order, stop in reverse, and the queue finishes its batch in hand on
+shutdown (SIGTERM drains in-flight work). Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import AccessControl
+from bot.config import Config
+from bot.incidents import IncidentWorker, WorkerSettings
+from bot.metrics import Metrics
+from bot.services import SERVICES, Services
+from bot.settings import Settings
+from bot.slack_out import SlackOut, make_client
+from bot.store import Store
+from bot.store.migrate import upgrade
+from bot.triage import Triager
+from handlers import alerts, health, slack_actions, slack_commands
+
+log = logging.getLogger("crashloop.app")
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    """How this process runs."""
+
+    migrate: bool = True  # run `db upgrade` at start
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    slack_min_interval: float = 1.0  # seconds between messages to one channel
+    shutdown_drain_seconds: float = 20.0
+    socket_mode: bool = False  # receive Slack events over a WebSocket (SLACK_APP_TOKEN) instead of HTTP
+
+
+BOLT: web.AppKey[AsyncApp] = web.AppKey("bolt", AsyncApp)
+WORKER: web.AppKey[IncidentWorker] = web.AppKey("worker", IncidentWorker)
+
+
+def build_app(config: Config, settings: Settings, options: AppOptions | None = None) -> web.Application:
+    options = options or AppOptions()
+    app = web.Application(client_max_size=alerts.MAX_BODY + 64 * 1024)
+    app.cleanup_ctx.append(_services(config, settings, options))
+    app.cleanup_ctx.append(_worker(options))
+    if options.socket_mode:
+        app.cleanup_ctx.append(_socket_mode(settings))
+    app.add_routes([*health.routes(), *alerts.routes(), web.post("/slack/events", _slack_events)])
+    return app
+
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+
+def _services(config: Config, settings: Settings, options: AppOptions) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        metrics = Metrics()
+        store = Store(settings.database_url)
+        if options.migrate:
+            await upgrade(store.engine)
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        client = make_client(token, settings.api_url, metrics)
+        slack = SlackOut(client, metrics, options.slack_min_interval)
+        triager = Triager(config)
+        services = Services(config, settings, metrics, store, triager, slack, AccessControl(config, slack))
+        app[SERVICES] = services
+        app[BOLT] = _bolt(services, client, settings)
+        try:
+            yield
+        finally:
+            triager.close()
+            await store.close()
+
+    return ctx
+
+
+def _bolt(services: Services, client: AsyncWebClient, settings: Settings) -> AsyncApp:
+    signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    bolt = AsyncApp(
+        token=token,
+        client=client,
+        signing_secret=signing or "unset-requests-will-fail-verification",
+        process_before_response=False,
+        request_verification_enabled=True,
+    )
+    slack_commands.register(bolt, services)
+    slack_actions.register(bolt, services)
+    return bolt
+
+
+def _worker(options: AppOptions) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services = app[SERVICES]
+        worker = IncidentWorker(
+            config=services.config,
+            store=services.store,
+            triager=services.triager,
+            slack=services.slack,
+            metrics=services.metrics,
+            settings=options.worker,
+        )
+        services.wake_worker = worker.wake
+        services.retriage = worker.retriage
+        app[WORKER] = worker
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop), name="incident-queue")
+        try:
+            yield
+        finally:
+            stop.set()
+            worker.wake()
+            try:
+                await asyncio.wait_for(task, options.shutdown_drain_seconds)
+            except TimeoutError:
+                log.warning(
+                    "incident queue did not drain in %ss; unfinished alerts stay stored", options.shutdown_drain_seconds
+                )
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return ctx
+
+
+def _socket_mode(settings: Settings) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+        handler = AsyncSocketModeHandler(app[BOLT], app_token=token)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        try:
+            yield
+        finally:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+
+    return ctx
+
+
+async def _slack_events(request: web.Request) -> web.Response:
+    bolt = request.app[BOLT]
+    response = await bolt.async_dispatch(await to_bolt_request(request))
+    return await to_aiohttp_response(response)

@@ -1,0 +1,125 @@
+"""The `/crashloop` commands as operations that return Slack messages, shared by the slash command handler.
+
+Each returns blocks for the user who asked; every refusal says what was tried and why. Kept apart from the Bolt
+listener so the commands can be driven directly and the listener stays a thin edge.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bot import slack_blocks as sb
+from bot.access import Role
+from bot.k8s import KubeConfigError, KubeError
+from bot.locate import WorkloadNotFound
+from bot.services import Services
+
+PROPOSAL_TTL = timedelta(minutes=15)
+HELP = """*`/crashloop` — get a workload out of CrashLoopBackOff*
+• `/crashloop triage ENV WORKLOAD` — what is crashing, why (with the evidence) and the safe next step
+• `/crashloop status [ENV]` — open incidents
+• `/crashloop help` — this message
+WORKLOAD is a Deployment, StatefulSet, DaemonSet or pod name; it is looked up in the environment's namespaces."""
+
+
+@dataclass
+class Reply:
+    """What to answer: blocks and fallback text; `public` posts it in the channel, else only the user sees it."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    public: bool = False
+
+
+def error(tried: str, why: str) -> Reply:
+    text = f":no_entry: `{tried}` — {why}"
+    return Reply(text, [sb.section(text)])
+
+
+async def run(services: Services, user: str, text: str) -> Reply:
+    """Dispatch `/crashloop <text>` for `user`."""
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        return error(f"/crashloop {text}", f"could not parse the arguments: {exc}")
+    if not words or words[0] == "help":
+        return Reply(HELP, [sb.section(HELP)])
+    command, args = words[0], words[1:]
+    if command == "triage":
+        return await triage(services, user, args)
+    if command == "status":
+        return await status(services, user, args)
+    return error(f"/crashloop {text}", f"unknown command {command!r}. {HELP}")
+
+
+async def triage(services: Services, user: str, args: list[str]) -> Reply:
+    tried = "/crashloop triage " + " ".join(args)
+    if len(args) != 2:
+        return error(tried, "usage: `/crashloop triage ENV WORKLOAD`")
+    env, name = args
+    if env not in services.config.environments:
+        return error(
+            tried, f"unknown environment `{env}`; configured: {', '.join(sorted(services.config.environments))}"
+        )
+    decision = await services.access.role(user, env)
+    if decision.role < Role.VIEWER:
+        return error(tried, f"you may not triage in {env}: {decision.why}")
+    try:
+        result = await services.triager.triage(env, name)
+    except WorkloadNotFound as exc:
+        return error(tried, sb.escape(exc.describe()))
+    except (KubeError, KubeConfigError) as exc:
+        return error(tried, f"the cluster could not be read: {sb.escape(str(exc))}")
+    ev, finding = result.evidence, result.finding
+    services.metrics.triage_seconds.labels(env, "ok").observe(result.seconds)
+    buttons = []
+    for remedy in finding.remedies:
+        proposal = await services.store.add_proposal(
+            ttl=PROPOSAL_TTL,
+            incident_id=None,
+            environment=env,
+            namespace=ev.workload.namespace,
+            workload=ev.workload.name,
+            kind=ev.workload.kind,
+            remedy=str(remedy.id),
+            params=remedy.params,
+            resource_version=ev.workload.resource_version,
+        )
+        buttons.append((remedy, proposal.id))
+    title = f"Triage · {ev.workload.namespace}/{ev.workload.name} ({env})"
+    blocks = [
+        sb.header(title),
+        *sb.finding_blocks(ev, finding, buttons=buttons, read_only=services.config.limits.read_only),
+    ]
+    blocks.append(sb.context(f"asked by <@{user}> · triaged in {result.seconds:.2f}s"))
+    return Reply(sb.fallback_text(ev, finding), sb.limit_blocks(blocks), public=True)
+
+
+async def status(services: Services, user: str, args: list[str]) -> Reply:
+    tried = "/crashloop status " + " ".join(args)
+    env = args[0] if args else None
+    if env is not None and env not in services.config.environments:
+        return error(
+            tried, f"unknown environment `{env}`; configured: {', '.join(sorted(services.config.environments))}"
+        )
+    decision = await services.access.role(user, env)
+    if decision.role < Role.VIEWER:
+        return error(tried, f"you may not see incidents: {decision.why}")
+    open_incidents = await services.store.list_incidents(environment=env, status="open")
+    if not open_incidents:
+        text = f":white_check_mark: No open incidents{f' in {env}' if env else ''}."
+        return Reply(text, [sb.section(text)])
+    lines = [f"*{len(open_incidents)} open incident(s){f' in {env}' if env else ''}*"]
+    for inc in open_incidents[:40]:
+        branch = inc.branch or "unclassified"
+        where = f" · <#{inc.channel}>" if inc.channel else ""
+        summary = sb.escape(inc.summary or "triage pending")
+        lines.append(
+            f"• *{inc.environment}* `{inc.namespace}/{inc.workload}` — {summary} [{branch}] · "
+            f"{inc.alert_count} alert(s) · since {inc.opened_at:%Y-%m-%d %H:%M} UTC{where}"
+        )
+    text = "\n".join(lines)
+    return Reply(text, [sb.section(text)])

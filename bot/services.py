@@ -1,0 +1,39 @@
+"""The long-lived pieces of a running bot, handed to the HTTP and Slack handlers as one object.
+
+Built and torn down by `bot.app`'s cleanup contexts; handlers get it from the aiohttp application under the
+typed key `SERVICES` (no globals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.access import AccessControl
+from bot.config import Config
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.slack_out import SlackOut
+from bot.store import Store
+from bot.triage import Triager
+
+
+@dataclass
+class Services:
+    """Everything a handler may use."""
+
+    config: Config
+    settings: Settings
+    metrics: Metrics
+    store: Store
+    triager: Triager
+    slack: SlackOut
+    access: AccessControl
+    wake_worker: Callable[[], None] = field(default=lambda: None)
+    retriage: Callable[[int], Awaitable[Any]] | None = None  # the incident queue's re-triage, once it runs
+
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

@@ -1,0 +1,235 @@
+"""All Block Kit the bot sends, built in one place that enforces Slack's limits.
+
+Slack rejects a message with more than 50 blocks, a section text over 3000 characters, a header over 150, a
+button label over 75, more than 10 fields or 25 elements in an actions block. Everything here goes through
+`section()`, `header()`… which truncate *visibly* ("… (truncated)") instead of letting Slack refuse the message.
+Text from the cluster is escaped (`&`, `<`, `>`), which also defuses `<!channel>`-style mentions in logs.
+Pure: takes findings and incidents, returns lists of dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from runbooks.model import BRANCH_TITLES, Evidence, Finding, Remedy
+from runbooks.signals import describe_exit
+
+Block = dict[str, Any]
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_BUTTON = 75
+MAX_FIELDS = 10
+MAX_FIELD = 2000
+MAX_ACTIONS = 25
+MAX_CONTEXT = 10
+MAX_TEXT = 40000  # the top-level `text` fallback
+LOG_LINES_IN_MESSAGE = 15
+TRUNCATED = "… (truncated)"
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: also turns `<!channel>`/`<@U…>` in untrusted text into plain text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, MAX_HEADER), "emoji": True}}
+
+
+def section(markdown: str, fields: Sequence[str] = ()) -> Block:
+    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(markdown, MAX_SECTION)}}
+    if fields:
+        block["fields"] = [{"type": "mrkdwn", "text": clip(f, MAX_FIELD)} for f in fields[:MAX_FIELDS]]
+    return block
+
+
+def code_section(title: str, lines: Sequence[str]) -> Block:
+    """A titled code block that keeps the *last* lines when it must be cut (the crash is at the end)."""
+    body = "\n".join(escape(line) for line in lines).replace("```", "ˋˋˋ")
+    room = MAX_SECTION - len(title) - 10
+    if len(body) > room:
+        body = "…\n" + body[-(room - 2) :]
+    return section(f"{title}\n```{body}```")
+
+
+def context(*parts: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": clip(p, MAX_SECTION)} for p in parts[:MAX_CONTEXT]],
+    }
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
+    b: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": clip(label, MAX_BUTTON), "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        b["style"] = style
+    return b
+
+
+def actions(block_id: str, elements: Sequence[Block]) -> Block:
+    return {"type": "actions", "block_id": block_id, "elements": list(elements[:MAX_ACTIONS])}
+
+
+def limit_blocks(blocks: list[Block]) -> list[Block]:
+    """At most 50 blocks; when cut, the last one says so."""
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    return [*blocks[: MAX_BLOCKS - 1], context(f"{len(blocks) - MAX_BLOCKS + 1} more blocks {TRUNCATED}")]
+
+
+# --- the triage message ---------------------------------------------------------------------------------
+
+
+def finding_blocks(
+    ev: Evidence,
+    finding: Finding,
+    *,
+    buttons: Sequence[tuple[Remedy, str]] = (),
+    rerun_value: str | None = None,
+    read_only: bool = False,
+    sample_log: str | None = None,
+) -> list[Block]:
+    """The body of a triage: verdict, why (quoted), status fields, logs, events, rollout, remedies."""
+    blocks = [section(_verdict(finding)), section("", _fields(ev)) if ev.focus else None]
+    blocks += [_why(finding), _logs(ev), _sample(sample_log), _events(ev), _rollout(ev), _failures(ev)]
+    blocks += _remedies(ev, finding, buttons, rerun_value, read_only)
+    return limit_blocks([b for b in blocks if b])
+
+
+def _verdict(finding: Finding) -> str:
+    if finding.branch is None:
+        return f":white_check_mark: {escape(finding.summary)}"
+    title = BRANCH_TITLES[finding.branch]
+    return f"*{escape(finding.summary)}*\nRunbook branch: *{title}* · confidence {finding.confidence:.0%}"
+
+
+def _fields(ev: Evidence) -> list[str]:
+    c = ev.focus
+    if c is None:
+        return []
+    term = c.last_termination or c.terminated
+    exit_text = describe_exit(term.exit_code, term.signal) if term else "none recorded"
+    kind = "init container" if c.init else "container"
+    return [
+        f"*Pod*\n`{escape(ev.focus_pod or '-')}`",
+        f"*{kind.capitalize()}*\n`{escape(c.name)}`",
+        f"*Reason*\n{escape((term.reason if term else None) or c.waiting_reason or '-')}",
+        f"*Exit code*\n{escape(exit_text)}",
+        f"*State*\n{escape(c.waiting_reason or ('running' if c.running_since else '-'))}",
+        f"*Restarts*\n{ev.restarts} (pods ready {sum(p.ready for p in ev.pods)}/{len(ev.pods)})",
+    ]
+
+
+def _why(finding: Finding) -> Block | None:
+    if not finding.reasons:
+        return None
+    lines = ["*Why*"]
+    for r in finding.reasons[:8]:
+        lines.append(f"• {escape(r.text)}")
+        if r.quote:
+            lines.append(f"> `{escape(r.quote)[:400]}`")
+    return section("\n".join(lines))
+
+
+def _logs(ev: Evidence) -> Block | None:
+    log = ev.focus_logs()
+    if log is None or not log.lines:
+        return None
+    which = "`logs --previous`" if log.previous else "current logs"
+    note = f" — {escape(log.note)}" if log.note else ""
+    shown = log.lines[-LOG_LINES_IN_MESSAGE:]
+    return code_section(f"*Last {len(shown)} lines* ({which}, `{escape(log.container)}`){note}", shown)
+
+
+def _sample(sample_log: str | None) -> Block | None:
+    if not sample_log:
+        return None
+    return code_section("*Sample log from the alert*", sample_log.splitlines()[-LOG_LINES_IN_MESSAGE:])
+
+
+def _events(ev: Evidence) -> Block | None:
+    if not ev.events:
+        return None
+    top = sorted(ev.events, key=lambda e: (e.type != "Warning", -e.count))[:6]
+    lines = ["*Top events*"]
+    for e in top:
+        count = f" ×{e.count}" if e.count > 1 else ""
+        lines.append(f"• `{escape(e.reason)}`{count} {escape(e.message)[:300]}")
+    return section("\n".join(lines))
+
+
+def _rollout(ev: Evidence) -> Block | None:
+    r = ev.rollout
+    if r is None or r.current is None:
+        return None
+    when = _ago(ev.collected_at, r.current.created)
+    lines = [f"*Last rollout*: revision {r.current.number}{when}"]
+    lines.extend(f"• {escape(c.line())}" for c in r.changes[:6])
+    if not r.changes and r.previous is None:
+        lines.append("• first revision")
+    return section("\n".join(lines))
+
+
+def _failures(ev: Evidence) -> Block | None:
+    if not ev.failures:
+        return None
+    text = "; ".join(f"{f.what}: {f.status}" for f in ev.failures[:5])
+    return context(f":warning: Could not read {escape(text)}")
+
+
+def _remedies(
+    ev: Evidence, finding: Finding, buttons: Sequence[tuple[Remedy, str]], rerun_value: str | None, read_only: bool
+) -> list[Block]:
+    out: list[Block] = []
+    if finding.branch is not None:
+        step = finding.remedies[0].title if finding.remedies else finding.next_step
+        if step:
+            out.append(section(f"*Next step*: {escape(step)}"))
+    elements = []
+    if not read_only:
+        for i, (remedy, proposal_id) in enumerate(buttons):
+            elements.append(button(remedy.title, f"runbook.{remedy.id}", proposal_id, "primary" if i == 0 else None))
+    if rerun_value:
+        elements.append(button("Re-run triage", "triage.rerun", rerun_value))
+    if elements:
+        out.append(actions("remedies", elements))
+    notes = []
+    if read_only and buttons:
+        notes.append(":lock: read-only mode: changes are disabled")
+    if finding.success_criteria:
+        notes.append(f"Success when: {escape(finding.success_criteria)}")
+    if notes:
+        out.append(context(*notes))
+    return out
+
+
+def _ago(now: datetime | None, then: datetime | None) -> str:
+    if now is None or then is None:
+        return ""
+    minutes = int((now - then).total_seconds() // 60)
+    if minutes < 120:
+        return f", rolled out {minutes}m ago"
+    return f", rolled out {minutes // 60}h ago" if minutes < 48 * 60 else f", rolled out {minutes // 1440}d ago"
+
+
+def fallback_text(ev: Evidence, finding: Finding) -> str:
+    """The `text` of the message: notifications and screen readers show this."""
+    w = ev.workload
+    branch = BRANCH_TITLES[finding.branch] if finding.branch else "healthy"
+    return clip(f"{w.namespace}/{w.name}: {finding.summary} [{branch}]", 3000)

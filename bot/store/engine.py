@@ -1,0 +1,328 @@
+"""The Store: one async SQLAlchemy engine and the operations the bot needs, on SQLite or PostgreSQL.
+
+Writes that must be exactly-once across retries and replicas are single statements the database arbitrates:
+alert intake inserts with ON CONFLICT DO NOTHING on the dedupe key, incidents open under a unique key,
+pending alerts are claimed with a lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, event, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.store.rows import AlertRow, IncidentRow, ProposalRow
+from bot.store.schema import alerts, incidents, proposals
+from runbooks.alerts import Alert
+
+
+class StoreUnavailable(Exception):
+    """The database could not take a write the caller must not pretend succeeded."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Store:
+    """Every SQL operation of the bot. Create with `Store(url)`, `await store.close()` at shutdown."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # --- alerts --------------------------------------------------------------------------------------------
+
+    async def add_alerts(self, batch: Sequence[Alert], now: datetime | None = None) -> tuple[int, int]:
+        """Persist a delivery in one transaction; returns (new, duplicates). Committed when this returns."""
+        now = now or utcnow()
+        new = 0
+        try:
+            async with self.engine.begin() as conn:
+                for alert in batch:
+                    stmt = (
+                        self._insert(alerts)
+                        .values(**_alert_values(alert, now))
+                        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                    )
+                    new += (await conn.execute(stmt)).rowcount or 0
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+        return new, len(batch) - new
+
+    async def claim_alerts(self, limit: int, lease: timedelta, now: datetime | None = None) -> list[AlertRow]:
+        """Pending alerts due now, leased to the caller so no other worker takes them meanwhile."""
+        now = now or utcnow()
+        async with self.engine.begin() as conn:
+            query = (
+                select(alerts.c.id)
+                .where(alerts.c.state == "pending", alerts.c.next_attempt_at <= now)
+                .where(or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until < now))
+                .order_by(alerts.c.id)
+                .limit(limit)
+            )
+            if self.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = [r.id for r in await conn.execute(query)]
+            if not ids:
+                return []
+            await conn.execute(update(alerts).where(alerts.c.id.in_(ids)).values(claimed_until=now + lease))
+            rows = await conn.execute(select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id))
+            return [_alert_row(r) for r in rows]
+
+    async def finish_alerts(
+        self,
+        ids: Sequence[int],
+        *,
+        state: str,
+        environment: str | None = None,
+        incident_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Mark alerts processed / unroutable / failed."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)))
+                .values(
+                    state=state,
+                    environment=environment,
+                    incident_id=incident_id,
+                    error=error,
+                    processed_at=utcnow(),
+                    claimed_until=None,
+                )
+            )
+
+    async def retry_alerts(self, ids: Sequence[int], error: str, delay: timedelta, max_attempts: int) -> int:
+        """Put alerts back for a later attempt; those out of attempts become `failed`. Returns how many failed."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)))
+                .values(attempts=alerts.c.attempts + 1, error=error, next_attempt_at=now + delay, claimed_until=None)
+            )
+            result = await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)), alerts.c.attempts >= max_attempts)
+                .values(state="failed", processed_at=now)
+            )
+            return result.rowcount or 0
+
+    async def count_alerts(self, state: str | None = None) -> int:
+        async with self.engine.connect() as conn:
+            query = select(func.count()).select_from(alerts)
+            if state:
+                query = query.where(alerts.c.state == state)
+            return int((await conn.execute(query)).scalar_one())
+
+    async def alerts_of(self, incident_id: int) -> list[AlertRow]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(alerts).where(alerts.c.incident_id == incident_id).order_by(alerts.c.id))
+            return [_alert_row(r) for r in rows]
+
+    # --- incidents -----------------------------------------------------------------------------------------
+
+    async def open_incident(
+        self, environment: str, namespace: str, workload: str, kind: str | None, now: datetime | None = None
+    ) -> tuple[IncidentRow, bool]:
+        """The open incident of this workload, creating it when there is none; (row, created)."""
+        now = now or utcnow()
+        key = (incidents.c.environment == environment, incidents.c.namespace == namespace)
+        async with self.engine.begin() as conn:
+            values: dict[str, Any] = {
+                "environment": environment,
+                "namespace": namespace,
+                "workload": workload,
+                "kind": kind,
+                "status": "open",
+                "open_marker": 1,
+                "opened_at": now,
+                "alert_count": 0,
+                "firing": [],
+                "alertnames": [],
+                "updated_at": now,
+            }
+            stmt = self._insert(incidents).values(**values).on_conflict_do_nothing()
+            created = bool((await conn.execute(stmt)).rowcount)
+            row = (
+                await conn.execute(
+                    select(incidents).where(*key, incidents.c.workload == workload, incidents.c.open_marker == 1)
+                )
+            ).one()
+        return _incident_row(row), created
+
+    async def update_incident(self, incident_id: int, **values: Any) -> IncidentRow:
+        values.setdefault("updated_at", utcnow())
+        if values.get("status") == "resolved":
+            values["open_marker"] = None
+        async with self.engine.begin() as conn:
+            await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+            row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
+        return _incident_row(row)
+
+    async def claim_root_post(self, incident_id: int, claim: str, stale: str | None = None) -> bool:
+        """Whether this caller may post the incident's root message (one caller at a time, and only once).
+
+        `stale` is a previous claim (`claim:<unix time>`) that may be taken over once it is older than 2 minutes:
+        its holder died between claiming and posting.
+        """
+        free: ColumnElement[bool] = incidents.c.root_ts.is_(None)
+        if stale and stale.startswith("claim:") and time.time() - float(stale.split(":", 1)[1]) > 120:
+            free = or_(free, incidents.c.root_ts == stale)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(incidents).where(incidents.c.id == incident_id, free).values(root_ts=claim)
+            )
+            return bool(result.rowcount)
+
+    async def incidents_to_sync(self, limit: int, now: datetime | None = None) -> list[IncidentRow]:
+        """Incidents whose Slack message is behind their state and due for another attempt."""
+        now = now or utcnow()
+        async with self.engine.connect() as conn:
+            query = (
+                select(incidents)
+                .where(incidents.c.needs_sync == 1)
+                .where(or_(incidents.c.next_sync_at.is_(None), incidents.c.next_sync_at <= now))
+                .order_by(incidents.c.id)
+                .limit(limit)
+            )
+            return [_incident_row(r) for r in await conn.execute(query)]
+
+    async def get_incident(self, incident_id: int) -> IncidentRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
+        return _incident_row(row) if row else None
+
+    async def find_incident_by_message(self, channel: str, ts: str) -> IncidentRow | None:
+        async with self.engine.connect() as conn:
+            query = select(incidents).where(incidents.c.channel == channel, incidents.c.root_ts == ts)
+            row = (await conn.execute(query.order_by(incidents.c.id.desc()))).first()
+        return _incident_row(row) if row else None
+
+    async def list_incidents(self, *, environment: str | None = None, status: str | None = "open") -> list[IncidentRow]:
+        async with self.engine.connect() as conn:
+            query = select(incidents).order_by(incidents.c.opened_at)
+            if environment:
+                query = query.where(incidents.c.environment == environment)
+            if status:
+                query = query.where(incidents.c.status == status)
+            return [_incident_row(r) for r in await conn.execute(query)]
+
+    # --- proposals -----------------------------------------------------------------------------------------
+
+    async def add_proposal(self, *, ttl: timedelta, **values: Any) -> ProposalRow:
+        now = utcnow()
+        row = {"id": secrets.token_urlsafe(12), "created_at": now, "expires_at": now + ttl, **values}
+        async with self.engine.begin() as conn:
+            await conn.execute(proposals.insert().values(**row))
+        return ProposalRow(**row)
+
+    async def get_proposal(self, proposal_id: str) -> ProposalRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(proposals).where(proposals.c.id == proposal_id))).first()
+        return ProposalRow(**row._mapping) if row else None
+
+    async def use_proposal(self, proposal_id: str, user: str, now: datetime | None = None) -> bool:
+        """Single use: True for the one caller that consumes an unexpired proposal."""
+        now = now or utcnow()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(proposals)
+                .where(proposals.c.id == proposal_id, proposals.c.used_at.is_(None), proposals.c.expires_at > now)
+                .values(used_at=now, used_by=user)
+            )
+            return bool(result.rowcount)
+
+
+def _alert_values(alert: Alert, now: datetime) -> dict[str, Any]:
+    return {
+        "dedupe_key": alert.dedupe_key,
+        "source": alert.source,
+        "status": alert.status,
+        "alertname": alert.name[:200],
+        "fingerprint": alert.fingerprint[:64],
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "generator_url": alert.generator_url,
+        "group_key": alert.group_key,
+        "sample_log": alert.sample_log,
+        "received_at": now,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
+def _alert_row(row: Row[Any]) -> AlertRow:
+    m = row._mapping
+    alert = Alert(
+        source=m["source"],
+        status=m["status"],
+        name=m["alertname"],
+        fingerprint=m["fingerprint"],
+        starts_at=m["starts_at"],
+        ends_at=m["ends_at"],
+        labels=dict(m["labels"]),
+        annotations=dict(m["annotations"]),
+        generator_url=m["generator_url"],
+        group_key=m["group_key"],
+        sample_log=m["sample_log"],
+    )
+    return AlertRow(
+        id=m["id"],
+        alert=alert,
+        received_at=m["received_at"],
+        state=m["state"],
+        attempts=m["attempts"],
+        environment=m["environment"],
+        incident_id=m["incident_id"],
+        error=m["error"],
+    )
+
+
+def _incident_row(row: Row[Any]) -> IncidentRow:
+    m = dict(row._mapping)
+    m.pop("open_marker", None)
+    m["firing"] = list(m.get("firing") or [])
+    m["alertnames"] = list(m.get("alertnames") or [])
+    m["pending_replies"] = list(m.get("pending_replies") or [])
+    return IncidentRow(**m)

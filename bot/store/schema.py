@@ -1,0 +1,139 @@
+"""Table definitions — the shape the Alembic migrations in `migrations/versions/` create.
+
+Times are stored in UTC; `UTCDateTime` gives them back timezone-aware on every backend (SQLite keeps none).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store: use UTC-aware datetimes")
+        return value.astimezone(UTC) if dialect.name == "postgresql" else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stored: datetime = value
+        return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
+
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("environment", String(64), nullable=False),
+    Column("namespace", String(253), nullable=False),
+    Column("workload", String(253), nullable=False),
+    Column("kind", String(32)),
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("open_marker", Integer),  # 1 while open, NULL once resolved: at most one open incident per workload
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Column("last_alert_at", UTCDateTime),
+    Column("alert_count", Integer, nullable=False, default=0),
+    Column("firing", JSON, nullable=False, default=list),  # fingerprints currently firing
+    Column("alertnames", JSON, nullable=False, default=list),
+    Column("channel", String(32)),
+    Column("root_ts", String(32)),
+    Column("branch", String(32)),
+    Column("reason", String(64)),
+    Column("exit_code", Integer),
+    Column("restarts", Integer),
+    Column("pod", String(253)),
+    Column("container", String(253)),
+    Column("summary", Text),
+    Column("finding_digest", String(64)),  # what the thread was last told, to post only what is new
+    Column("last_triage_at", UTCDateTime),
+    Column("updated_at", UTCDateTime),
+    Column("slack_error", Text),
+    Column("message", JSON),  # the triage body (blocks, text, metadata) the root message shows
+    Column("pending_replies", JSON, nullable=False, default=list),  # thread replies / files not yet posted
+    Column("needs_sync", Integer, nullable=False, default=0),  # 1: Slack does not show the incident's state yet
+    Column("sync_attempts", Integer, nullable=False, default=0),
+    Column("next_sync_at", UTCDateTime),
+    UniqueConstraint("environment", "namespace", "workload", "open_marker"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(64), nullable=False, unique=True),
+    Column("source", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("alertname", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("starts_at", UTCDateTime),
+    Column("ends_at", UTCDateTime),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("generator_url", Text),
+    Column("group_key", Text),
+    Column("sample_log", Text),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | processed | unroutable | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime),
+    Column("error", Text),
+    Column("environment", String(64)),
+    Column("incident_id", Integer, ForeignKey("incidents.id")),
+    Column("processed_at", UTCDateTime),
+    Index("ix_alerts_state_next_attempt_at", "state", "next_attempt_at"),
+)
+Index("ix_incidents_needs_sync_next_sync_at", incidents.c.needs_sync, incidents.c.next_sync_at)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", String(32), primary_key=True),  # opaque, random: the only thing a Slack button carries
+    Column("incident_id", Integer, ForeignKey("incidents.id")),
+    Column("environment", String(64), nullable=False),
+    Column("namespace", String(253), nullable=False),
+    Column("workload", String(253), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("remedy", String(32), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("resource_version", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Column("used_by", String(32)),
+)

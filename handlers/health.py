@@ -1,0 +1,45 @@
+"""GET /healthz (the process answers), /readyz (database and Kubernetes reachable), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.services import SERVICES
+
+log = logging.getLogger("crashloop.health")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(services.store.ping(), 3)
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; the reason is shown
+        checks["database"] = f"failed: {type(exc).__name__}"
+    for env in services.config.environments:
+        try:
+            await services.triager.ping(env)
+            checks[f"kubernetes:{env}"] = "ok"
+        except Exception as exc:
+            checks[f"kubernetes:{env}"] = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+    ready = all(v == "ok" for v in checks.values())
+    return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[SERVICES].metrics.registry
+    body = generate_latest(registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/healthz", healthz), web.get("/readyz", readyz), web.get("/metrics", metrics)]

@@ -1,0 +1,233 @@
+"""Secrets never leave the process; the lines that explain a crash stay readable."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.redact import MASK, redact, redact_lines
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+GITHUB_CLASSIC = "ghp_4bC9dE2fG7hJ1kL3mN5pQ8rS0tU6vW2xY4zA"
+GITHUB_FINE_GRAINED = "github_pat_11ABCDE2F0aBcDeFgHiJkL_mNoPqRsTuVwXyZ0123456789aBcDeFgHiJkLmNoPqRsTuVwXyZ01234567"
+
+# (line, the secret that must vanish, text that must survive)
+SECRET_ROWS = [
+    pytest.param(
+        "connecting to postgres://app:s3cr3tP4ss@db.shop.svc:5432/orders",
+        "s3cr3tP4ss",
+        ["postgres://app:", "@db.shop.svc:5432/orders"],
+        id="url-password",
+    ),
+    pytest.param("amqp://guest:gu3stPw@rabbitmq:5672/", "gu3stPw", ["amqp://guest:", "@rabbitmq:5672/"], id="amqp-url"),
+    pytest.param("REDIS_URL=redis://:hunter2@redis:6379/0", "hunter2", ["@redis:6379/0"], id="url-empty-user"),
+    pytest.param("password=hunter2 user=app", "hunter2", ["password=", "user=app"], id="password="),
+    pytest.param("DB_PASSWORD=hunter2 DB_USER=app", "hunter2", ["DB_PASSWORD=", "DB_USER=app"], id="env-password"),
+    pytest.param('DB_PASSWORD="hunter2" DB_USER=app', "hunter2", ["DB_PASSWORD=", "DB_USER=app"], id="quoted-env"),
+    pytest.param(
+        '{"password": "correct horse battery staple", "user": "bob"}',
+        "horse battery staple",
+        ['"user": "bob"'],
+        id="json-passphrase-with-spaces",
+    ),
+    pytest.param('{"token": "tok_9f8e7d6c5b", "user": "bob"}', "tok_9f8e7d6c5b", ['"user": "bob"'], id="json-token"),
+    pytest.param('{"api_key":"AbC123xyz987"}', "AbC123xyz987", ['"api_key"'], id="json-api-key-no-space"),
+    pytest.param("client_secret: 8f14e45fceea167a5a36", "8f14e45fceea167a5a36", ["client_secret"], id="yaml-secret"),
+    pytest.param(
+        "connecting with {'host': 'db', 'user': 'app', 'password': 'hunter2'}",
+        "hunter2",
+        ["'host': 'db'", "'password'"],
+        id="python-dict-repr",
+    ),
+    pytest.param("--db-password hunter2 --port 5432", "hunter2", ["--db-password", "--port 5432"], id="flag-space"),
+    pytest.param("--password=hunter2", "hunter2", ["--password="], id="flag-equals"),
+    pytest.param(
+        "Authorization: Bearer abcdef0123456789abcdef", "abcdef0123456789abcdef", ["Authorization: Bearer"], id="bearer"
+    ),
+    pytest.param(
+        "curl -H 'Authorization: Basic dXNlcjpwYXNzd29yZA=='",
+        "dXNlcjpwYXNzd29yZA",
+        ["Authorization: Basic"],
+        id="basic-header",
+    ),
+    pytest.param(
+        '"headers": {"authorization": "Bearer s3cr3t.t0k3n.value"}',
+        "s3cr3t.t0k3n.value",
+        ['"authorization"'],
+        id="json-authorization",
+    ),
+    pytest.param(f"session {JWT} expired", JWT.split(".")[2], ["session", "expired"], id="jwt"),
+    pytest.param(f"401 for bearer {JWT}", JWT.split(".")[1], ["401 for bearer"], id="bearer-jwt"),
+    pytest.param("using key AKIAIOSFODNN7EXAMPLE for s3", "AKIAIOSFODNN7EXAMPLE", ["using key", "for s3"], id="aws-id"),
+    pytest.param("ASIAY34FZKBOKMUTVV7A", "ASIAY34FZKBOKMUTVV7A", [], id="aws-temporary-id"),
+    pytest.param(f"aws_secret_access_key = {AWS_SECRET}", AWS_SECRET, ["aws_secret_access_key"], id="aws-secret"),
+    pytest.param(f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}", AWS_SECRET, ["AWS_SECRET_ACCESS_KEY="], id="aws-secret-env"),
+    pytest.param(
+        "slack post failed with xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        "AbCdEfGhIjKlMnOpQrStUvWx",
+        ["slack post failed"],
+        id="slack-bot-token",
+    ),
+    pytest.param(
+        "socket mode: xapp-1-A0123BCDEFG-1234567890123-abcdef0123456789",
+        "abcdef0123456789",
+        ["socket mode:"],
+        id="slack-app-token",
+    ),
+    pytest.param(f"git clone with {GITHUB_CLASSIC}", GITHUB_CLASSIC, ["git clone with"], id="github-classic-pat"),
+    pytest.param(
+        f"git clone with {GITHUB_FINE_GRAINED}", GITHUB_FINE_GRAINED[11:], ["git clone with"], id="github-fine-pat"
+    ),
+    pytest.param(
+        "https://x-access-token:ghs_16C7e42F292c6912E7710c838347Ae178B4a@github.com/org/repo.git",
+        "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+        ["@github.com/org/repo.git"],
+        id="github-token-in-url",
+    ),
+    pytest.param(
+        "stripe: sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc", ["stripe:"], id="stripe-secret-key"
+    ),
+    pytest.param(
+        "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEA7bq\\n-----END RSA PRIVATE KEY-----",
+        "MIIEowIBAAKCAQEA7bq",
+        ["BEGIN RSA PRIVATE KEY"],
+        id="pem-escaped-in-one-line",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "secret", "kept"), SECRET_ROWS)
+def test_secret_is_redacted_and_the_rest_of_the_line_kept(line: str, secret: str, kept: list[str]) -> None:
+    out = redact(line)
+
+    assert secret not in out, out
+    assert MASK in out
+    for text in kept:
+        assert text in out, out
+
+
+@pytest.mark.parametrize(("line", "secret", "kept"), SECRET_ROWS)
+def test_redaction_is_idempotent(line: str, secret: str, kept: list[str]) -> None:
+    once = redact(line)
+    assert redact(once) == once
+
+
+def test_the_name_of_what_was_hidden_stays_next_to_the_mask() -> None:
+    assert redact("password=hunter2") == f"password={MASK}"
+    assert redact('{"token": "abc123def"}') == f'{{"token": "{MASK}"}}'
+    assert redact("postgres://app:hunter2@db:5432/app") == f"postgres://app:{MASK}@db:5432/app"
+    assert redact("Authorization: Bearer abcdef0123456789") == f"Authorization: Bearer {MASK}"
+
+
+NOT_SECRET = [
+    pytest.param('secret "gateway-secrets" not found', id="missing-secret"),
+    pytest.param('Error: secret "gateway-secrets" not found', id="missing-secret-event"),
+    pytest.param("couldn't find key DB_PASSWORD in Secret shop/db-creds", id="missing-key"),
+    pytest.param(
+        'configmaps is forbidden: User "system:serviceaccount:shop:default" cannot list resource "configmaps" in API '
+        'group "" in the namespace "shop"',
+        id="forbidden-configmaps",
+    ),
+    pytest.param(
+        'secrets is forbidden: User "system:serviceaccount:shop:web" cannot get resource "secrets" in API group "" '
+        'in the namespace "shop"',
+        id="forbidden-secrets",
+    ),
+    pytest.param(
+        'MountVolume.SetUp failed for volume "tls-secret" : secret "tls-secret" not found', id="failed-mount-secret"
+    ),
+    pytest.param("KeyError: 'DATABASE_URL'", id="keyerror"),
+    pytest.param("KeyError: 'DB_PASSWORD'", id="keyerror-password-name"),
+    pytest.param("environment variable API_TOKEN is not set", id="missing-token-env"),
+    pytest.param("GET /healthz 200 1.2ms", id="access-log"),
+    pytest.param("Listening on http://0.0.0.0:8080", id="listening"),
+    pytest.param("connecting to postgres://db.shop.svc:5432/orders", id="url-without-credentials"),
+    pytest.param("dial tcp 10.96.3.7:5432: connect: connection refused", id="dial-tcp"),
+    pytest.param(
+        'Liveness probe failed: Get "http://10.244.1.17:8080/healthz": context deadline exceeded', id="probe-event"
+    ),
+    pytest.param('Back-off pulling image "registry.example.com/shop/web:1.5.0"', id="image-pull"),
+    pytest.param("back-off 5m0s restarting failed container=app pod=web-7f9c6d5b8-x2x4q_shop", id="crashloop"),
+    pytest.param("startup checks passed: 5/5", id="passed-colon"),
+    pytest.param("falling back to basic authentication for the registry", id="basic-authentication-words"),
+    pytest.param("Using bearer token authentication", id="bearer-token-words"),
+    pytest.param("", id="empty"),
+]
+
+
+@pytest.mark.parametrize("line", NOT_SECRET)
+def test_evidence_that_is_not_a_secret_is_left_alone(line: str) -> None:
+    assert redact(line) == line
+
+
+PEM_BODY = [
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+    "MrOq3G8nlbS0a1P8iSjQqKO2cQ1aPIVdz7TbA2bC5r1Jq+9oPq6fXyZ0a1b2c3d4",
+    "e5f6g7h8i9j0k1l2m3n4o5p6q7r8s9t0u1v2w3x4y5z6A7B8C9D0E1F2G3H4I5J6",
+]
+
+
+def test_pem_private_key_spanning_several_lines_is_hidden_by_redact_lines() -> None:
+    lines = [
+        "loading TLS key from env",
+        "-----BEGIN PRIVATE KEY-----",
+        *PEM_BODY,
+        "-----END PRIVATE KEY-----",
+        "ssl.SSLError: [SSL] PEM lib (_ssl.c:3900)",
+    ]
+
+    out = redact_lines(lines)
+
+    joined = "\n".join(out)
+    for body in PEM_BODY:
+        assert body not in joined
+    assert out[0] == "loading TLS key from env"
+    assert out[-1] == "ssl.SSLError: [SSL] PEM lib (_ssl.c:3900)"
+    assert "BEGIN PRIVATE KEY" in out[1]
+    assert MASK in out[1]
+    assert len(out) == 3
+
+
+@pytest.mark.parametrize("kind", ["RSA ", "EC ", "OPENSSH ", "ENCRYPTED ", ""])
+def test_every_kind_of_pem_private_key_is_hidden(kind: str) -> None:
+    lines = [f"-----BEGIN {kind}PRIVATE KEY-----", *PEM_BODY, f"-----END {kind}PRIVATE KEY-----", "next"]
+
+    out = redact_lines(lines)
+
+    assert out == [f"-----BEGIN {kind}PRIVATE KEY----- {MASK}", "next"]
+
+
+def test_pem_key_after_a_log_prefix_keeps_the_prefix() -> None:
+    out = redact_lines(["2024-05-01 key=-----BEGIN RSA PRIVATE KEY-----", PEM_BODY[0], "-----END RSA PRIVATE KEY-----"])
+
+    assert len(out) == 1
+    assert out[0].startswith("2024-05-01 key=")
+    assert PEM_BODY[0] not in out[0]
+
+
+def test_a_truncated_pem_key_hides_everything_after_its_begin_line() -> None:
+    out = redact_lines(["-----BEGIN EC PRIVATE KEY-----", PEM_BODY[0], PEM_BODY[1]])
+
+    assert out == [f"-----BEGIN EC PRIVATE KEY----- {MASK}"]
+
+
+def test_pem_certificates_are_not_private_and_are_kept() -> None:
+    lines = [
+        "-----BEGIN CERTIFICATE-----",
+        "MIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBa",
+        "-----END CERTIFICATE-----",
+    ]
+
+    assert redact_lines(lines) == lines
+
+
+def test_redact_lines_redacts_each_line_and_keeps_their_order() -> None:
+    lines = ["starting", "password=hunter2", 'secret "gateway-secrets" not found', "KeyError: 'DATABASE_URL'"]
+
+    out = redact_lines(lines)
+
+    assert out == ["starting", f"password={MASK}", 'secret "gateway-secrets" not found', "KeyError: 'DATABASE_URL'"]
+
+
+def test_redact_lines_of_nothing_is_nothing() -> None:
+    assert redact_lines([]) == []

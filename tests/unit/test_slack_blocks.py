@@ -1,0 +1,50 @@
+"""Block Kit built within Slack's limits, truncating visibly; untrusted text escaped."""
+
+from __future__ import annotations
+
+from bot import slack_blocks as sb
+
+
+def test_escape_defuses_mentions_and_markup() -> None:
+    assert (
+        sb.escape("<!channel> ping <@U123> & <https://x|y>")
+        == "&lt;!channel&gt; ping &lt;@U123&gt; &amp; &lt;https://x|y&gt;"
+    )
+
+
+def test_section_over_3000_chars_is_cut_visibly() -> None:
+    block = sb.section("x" * 5000)
+    text = block["text"]["text"]
+    assert len(text) == sb.MAX_SECTION
+    assert text.endswith(sb.TRUNCATED)
+
+
+def test_header_and_button_limits() -> None:
+    assert len(sb.header("h" * 400)["text"]["text"]) == sb.MAX_HEADER
+    assert len(sb.button("b" * 200, "a", "v")["text"]["text"]) == sb.MAX_BUTTON
+
+
+def test_fields_capped_at_ten() -> None:
+    assert len(sb.section("s", [f"f{i}" for i in range(15)])["fields"]) == sb.MAX_FIELDS
+
+
+def test_more_than_50_blocks_are_cut_and_say_so() -> None:
+    blocks = sb.limit_blocks([sb.divider() for _ in range(80)])
+    assert len(blocks) == sb.MAX_BLOCKS
+    assert "31 more blocks" in blocks[-1]["elements"][0]["text"]
+
+
+def test_code_section_keeps_the_end_of_a_long_log() -> None:
+    lines = [f"line {i} " + "y" * 80 for i in range(200)]
+    block = sb.code_section("*Logs*", lines)
+    text = block["text"]["text"]
+    assert len(text) <= sb.MAX_SECTION
+    assert "line 199" in text
+    assert "line 0 " not in text
+    assert text.count("```") == 2
+
+
+def test_code_section_escapes_and_neutralises_fences() -> None:
+    text = sb.code_section("*Logs*", ["<!here> ```rm -rf```"])["text"]["text"]
+    assert "&lt;!here&gt;" in text
+    assert text.count("```") == 2
