@@ -87,10 +87,8 @@ def _services(config: Config, settings: Settings, options: AppOptions) -> Cleanu
 
 def _bolt(services: Services, client: AsyncWebClient, settings: Settings) -> AsyncApp:
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     bolt = AsyncApp(
-        token=token,
-        client=client,
+        client=client,  # carries the bot token; AsyncApp would otherwise read SLACK_BOT_TOKEN itself
         signing_secret=signing or "unset-requests-will-fail-verification",
         process_before_response=False,
         request_verification_enabled=True,

@@ -63,7 +63,10 @@ class IncidentWorker:
         self.config, self.store, self.triager, self.slack, self.metrics = config, store, triager, slack, metrics
         self.settings = settings or WorkerSettings()
         self._wake = asyncio.Event()
-        self._locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # alert groups (keyed by the workload the alerts seem to name) and incidents (keyed by the workload the
+        # cluster says) each have a lock; a group's lock is always taken before an incident's
+        self._group_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._incident_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots = asyncio.Semaphore(self.settings.concurrency)
 
     def wake(self) -> None:
@@ -88,7 +91,7 @@ class IncidentWorker:
         groups = await self._group(rows)
         await asyncio.gather(*(self._guarded(key, batch) for key, batch in groups.items()))
         for incident in await self.store.incidents_to_sync(50):
-            async with self._locks[incident.key]:
+            async with self._incident_locks[incident.key]:
                 await self.sync(incident)
         self.metrics.queue_depth.set(await self.store.count_alerts("pending"))
         return len(rows)
@@ -104,13 +107,13 @@ class IncidentWorker:
                 log.warning("unroutable alert %s: %s", row.alert.name, exc)
                 await self.store.finish_alerts([row.id], state="unroutable", error=str(exc))
                 continue
-            groups[(env, str(target.namespace), str(target.name))].append(row)
+            groups[(env, str(target.namespace), target.workload or guess_workload(str(target.name)))].append(row)
         return groups
 
     async def _guarded(self, key: GroupKey, rows: list[AlertRow]) -> None:
-        async with self._slots, self._locks[key]:
+        async with self._slots, self._group_locks[key]:
             try:
-                await self.handle(key, rows)
+                incident = await self.handle(key, rows)
             except Exception as exc:
                 log.exception("handling alerts for %s failed", "/".join(key))
                 failed = await self.store.retry_alerts(
@@ -121,20 +124,36 @@ class IncidentWorker:
                 )
                 if failed:
                     log.error("%d alert(s) for %s failed for good after retries", failed, "/".join(key))
+                return
+            if incident is not None:
+                async with self._incident_locks[incident.key]:
+                    await self.sync(await self.store.get_incident(incident.id) or incident)
 
-    async def handle(self, key: GroupKey, rows: list[AlertRow]) -> None:
+    async def handle(self, key: GroupKey, rows: list[AlertRow]) -> IncidentRow | None:
+        """Record a group of alerts on its incident (in SQL); returns the incident for Slack to catch up with."""
         env, namespace, name = key
         firing = [r for r in rows if r.alert.status == "firing"]
         existing = await self._open_incident_for(env, namespace, name)
         result, error = None, None
         if firing and self._should_triage(existing, rows):
-            result, error = await self._triage(env, namespace, name)
-        workload = (
-            result.evidence.workload.name if result else (existing.workload if existing else guess_workload(name))
-        )
+            target = firing[-1].alert.target  # a pod is resolved to its workload by the triage itself
+            result, error = await self._triage(env, namespace, target.workload or str(target.name))
+        workload = result.evidence.workload.name if result else (existing.workload if existing else name)
         if not firing and existing is None:
             await self.store.finish_alerts([r.id for r in rows], state="processed", environment=env)
-            return
+            return None
+        async with self._incident_locks[(env, namespace, workload)]:
+            return await self._record(env, namespace, workload, rows, result, error)
+
+    async def _record(
+        self,
+        env: str,
+        namespace: str,
+        workload: str,
+        rows: list[AlertRow],
+        result: TriageResult | None,
+        error: str | None,
+    ) -> IncidentRow:
         kind = result.evidence.workload.kind if result else None
         incident, created = await self.store.open_incident(env, namespace, workload, kind)
         values = self._counts(incident, rows)
@@ -148,14 +167,14 @@ class IncidentWorker:
         await self.store.finish_alerts(
             [r.id for r in rows], state="processed", environment=env, incident_id=incident.id
         )
-        await self.sync(incident)
+        return incident
 
     async def retriage(self, incident_id: int) -> IncidentRow | None:
         """Triage an incident's workload again now and update its thread (the "Re-run triage" button)."""
         incident = await self.store.get_incident(incident_id)
         if incident is None:
             return None
-        async with self._locks[incident.key]:
+        async with self._incident_locks[incident.key]:
             result, error = await self._triage(incident.environment, incident.namespace, incident.workload)
             values: dict[str, Any] = {"needs_sync": 1, "sync_attempts": 0, "next_sync_at": None}
             if result is not None:
@@ -181,9 +200,15 @@ class IncidentWorker:
         return bool(new_fingerprints) or age >= self.settings.retriage_seconds
 
     async def _triage(self, env: str, namespace: str, name: str) -> tuple[TriageResult | None, str | None]:
+        """Triage `name`; a pod that is gone by now (replaced since the alert fired) falls back to its workload."""
         started = time.perf_counter()
         try:
-            result = await self.triager.triage(env, name, namespace=namespace)
+            try:
+                result = await self.triager.triage(env, name, namespace=namespace)
+            except WorkloadNotFound:
+                if guess_workload(name) == name:
+                    raise
+                result = await self.triager.triage(env, guess_workload(name), namespace=namespace)
         except WorkloadNotFound as exc:
             outcome, error = "not_found", exc.describe()
         except (KubeError, KubeConfigError) as exc:
@@ -287,12 +312,15 @@ class IncidentWorker:
             while incident.pending_replies:
                 await self._reply(incident, incident.pending_replies[0])
                 incident = await self.store.update_incident(incident.id, pending_replies=incident.pending_replies[1:])
-        except SlackSendError as exc:
+        except Exception as exc:  # Slack refused, or a bug: the incident stays marked for another attempt
+            error = exc.error if isinstance(exc, SlackSendError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, SlackSendError):
+                log.exception("bringing Slack up to date on incident %s failed", incident.id)
             attempts = incident.sync_attempts + 1
             delay = timedelta(seconds=min(300, 2**attempts))
-            log.warning("Slack is behind on incident %s (%s); retry in %s", incident.id, exc.error, delay)
+            log.warning("Slack is behind on incident %s (%s); retry in %s", incident.id, error, delay)
             return await self.store.update_incident(
-                incident.id, slack_error=exc.error, sync_attempts=attempts, next_sync_at=datetime.now(UTC) + delay
+                incident.id, slack_error=error, sync_attempts=attempts, next_sync_at=datetime.now(UTC) + delay
             )
         return await self.store.update_incident(incident.id, needs_sync=0, slack_error=None, sync_attempts=0)
 

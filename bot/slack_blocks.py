@@ -44,7 +44,10 @@ def header(text: str) -> Block:
 
 
 def section(markdown: str, fields: Sequence[str] = ()) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(markdown, MAX_SECTION)}}
+    """A section; text may be empty only when there are fields (Slack refuses an empty text object)."""
+    block: Block = {"type": "section"}
+    if markdown or not fields:
+        block["text"] = {"type": "mrkdwn", "text": clip(markdown or " ", MAX_SECTION)}
     if fields:
         block["fields"] = [{"type": "mrkdwn", "text": clip(f, MAX_FIELD)} for f in fields[:MAX_FIELDS]]
     return block

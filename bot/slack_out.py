@@ -75,14 +75,15 @@ class SlackOut:
         self._locks: dict[str, asyncio.Lock] = {}
         self._last: dict[str, float] = {}
 
-    async def _paced(self, channel: str, method: str, **kwargs: Any) -> dict[str, Any]:
+    async def _paced(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args["channel"])
         lock = self._locks.setdefault(channel, asyncio.Lock())
         async with lock:
             wait = self._last.get(channel, 0.0) + self._min_interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                return await self.call(method, **kwargs)
+                return await self.call(method, **args)
             finally:
                 self._last[channel] = time.monotonic()
 
@@ -93,7 +94,8 @@ class SlackOut:
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
             self._metrics.slack_calls.labels(method, error).inc()
-            raise SlackSendError(method, error) from exc
+            details = (exc.response.get("response_metadata") or {}).get("messages") or []
+            raise SlackSendError(method, error + (f" ({'; '.join(details)[:500]})" if details else "")) from exc
         except (SlackClientError, OSError, TimeoutError) as exc:
             self._metrics.slack_calls.labels(method, "transport_error").inc()
             raise SlackSendError(method, f"{type(exc).__name__}: {exc}") from exc
@@ -117,7 +119,7 @@ class SlackOut:
             args["thread_ts"] = thread_ts
         if metadata:
             args["metadata"] = metadata
-        data = await self._paced(channel, "chat.postMessage", **args)
+        data = await self._paced("chat.postMessage", args)
         return str(data.get("ts"))
 
     async def update(
@@ -126,7 +128,7 @@ class SlackOut:
         args: dict[str, Any] = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
         if metadata:
             args["metadata"] = metadata
-        await self._paced(channel, "chat.update", **args)
+        await self._paced("chat.update", args)
 
     async def ephemeral(self, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
