@@ -134,9 +134,9 @@ async def bot(bot_factory: BotFactory) -> Bot:
     return await bot_factory()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+async def eventually(check: Callable[[], Any], within: float = 15.0, interval: float = 0.05) -> Any:
     """Poll `check` until it returns something truthy; fail with the last value otherwise."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     value = None
     while time.monotonic() < deadline:
         value = check()
@@ -145,7 +145,7 @@ async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: 
         if value:
             return value
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+    raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
 
 
 def pods_of(sim: SimCluster, namespace: str, workload: str) -> list[str]:

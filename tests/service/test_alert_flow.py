@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-
 from bot.store import Store
 from bot.store.migrate import upgrade
 from handlers.alert_payloads import normalize, parse
@@ -47,13 +45,16 @@ async def test_first_alert_posts_one_root_message_with_evidence_metadata_and_but
     assert payload["pod"].startswith("ledger-api-")
     text = blocks_text(root.blocks)
     assert "CrashLoopBackOff · shop/ledger-api" in text
-    assert "OOMKilled" in text and "Why" in text and "Top events" in text
+    assert "OOMKilled" in text
+    assert "Why" in text
+    assert "Top events" in text
     buttons = [e for b in root.blocks if b["type"] == "actions" for e in b["elements"]]
     ids = [b["action_id"] for b in buttons]
     assert ids[0] == "runbook.bump_memory"
     assert "triage.rerun" in ids
     bump = buttons[0]
-    assert "384Mi" not in bump["value"] and "{" not in bump["value"]  # an opaque id, never the parameters
+    assert "384Mi" not in bump["value"]
+    assert "{" not in bump["value"]
     proposal = await bot.services.store.get_proposal(bump["value"])
     assert proposal is not None
     assert proposal.params == {"container": "app", "from": "256Mi", "to": "384Mi"}
@@ -151,7 +152,8 @@ async def test_cubeapm_otel_labels_and_sample_log(bot: Bot) -> None:
     [root] = await eventually(bot.roots)
     text = blocks_text(root.blocks)
     assert "Sample log from the alert" in text
-    assert "&lt;!channel&gt;" in text and "<!channel>" not in text
+    assert "&lt;!channel&gt;" in text
+    assert "<!channel>" not in text
     assert root.metadata["event_payload"]["branch"] == "networking_deps"
 
 
