@@ -162,7 +162,9 @@ def _severity(c: ContainerStatus) -> tuple[bool, bool, int]:
 
 def _focus(pods: list[PodInfo], pod_name: str | None) -> tuple[str, str] | None:
     """(pod, container) most worth explaining: failing now, crash-looping, most restarts."""
-    candidates = [(p, c) for p in pods if pod_name in (None, p.name) for c in p.containers if c.is_troubled]
+    everywhere = [(p, c) for p in pods for c in p.containers if c.is_troubled]
+    named = [(p, c) for p, c in everywhere if p.name == pod_name]
+    candidates = named or everywhere  # the named pod may be a healthy one (an alert about an old replica)
     if not candidates:
         return None
     pod, container = max(candidates, key=lambda pc: _severity(pc[1]))

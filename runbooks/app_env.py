@@ -39,7 +39,7 @@ _MISSING_ENV = (
     Signal.of("missing environment variable", r"required key (?P<name>(?-i:[A-Z_][A-Z0-9_]*)) missing value"),
 )
 _CRASH = (
-    Signal.of("Go panic", r"^panic: |goroutine \d+ \[running\]"),
+    Signal.of("Go panic", r"^panic: "),  # the goroutine dump that follows is not the error
     Signal.of("uncaught exception", r"^\w*(Error|Exception)(: |$)|Exception in thread|Uncaught \w+"),
     Signal.of("Python traceback", r"^Traceback \(most recent call last\)"),
     Signal.of("fatal error", r"\bFATAL\b|fatal error|\bCRITICAL\b"),

@@ -103,7 +103,13 @@ SIGNAL_ROWS = [
     pytest.param(
         evidence(log_lines=PY_TRACEBACK), "app_env", "ZeroDivisionError: division by zero", "logs", id="app-traceback"
     ),
-    pytest.param(evidence(log_lines=GO_PANIC), "app_env", "goroutine 1 [running]", "logs", id="app-go-panic"),
+    pytest.param(
+        evidence(log_lines=GO_PANIC),
+        "app_env",
+        "panic: runtime error: invalid memory address",
+        "logs",
+        id="app-go-panic",
+    ),
     pytest.param(
         evidence(log_lines=JAVA_EXCEPTION), "app_env", 'Exception in thread "main"', "logs", id="app-java-exception"
     ),
