@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.triage_latency
+	$(BIN)/python -m bench.webhook_ack
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ recorded in the evidence (and shown), never fatal. All text from the cluster is 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -60,29 +61,46 @@ async def gather(
     settings: GatherSettings,
     focus_pod: str | None = None,
 ) -> Evidence:
-    """Rounds 2 and 3 of a triage: everything about the located workload."""
+    """Rounds 2 and 3 of a triage: everything about the located workload.
+
+    Round 3 (logs and events of the crashing pods) needs only the pod list, so it starts as soon as the pods
+    arrive, while the rest of round 2 (history, events, refs) is still in flight.
+    """
     workload = parse_workload(located.kind, located.obj)
     focus_pod = focus_pod or (located.pod or {}).get("metadata", {}).get("name")
-    failures: list[ReadFailure] = list(located.failures)
-    pods_raw, history, wl_events, accounts, refs = await _round_two(kube, reader, located, workload)
-    for result in (pods_raw, history, wl_events, accounts):
-        if isinstance(result, ReadFailure):
-            failures.append(result)
-    failures.extend(r for r in refs.values() if isinstance(r, ReadFailure))
+    pods_call, other_calls, keys = _round_two(kube, reader, located, workload)
+    if kube.sequential:  # the benchmark's baseline: every call after the previous one
+        pods_raw = await pods_call
+        others_task: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        others_task.set_result(await kube.all(other_calls))
+    else:
+        others_task = asyncio.ensure_future(kube.all(other_calls))
+        pods_raw = await pods_call
+    early = _own_pods(located, workload, pods_raw, None)
+    focus = _focus(early, focus_pod)
+    chosen = _crashing(early, focus)[: settings.max_pods]
+    logs, pod_events, failures = await _round_three(kube, reader, workload.namespace, chosen, focus, settings)
+    history, wl_events, accounts, *ref_results = await others_task
+    refs = dict(zip(keys, ref_results, strict=True))
+    failures = [
+        *located.failures,
+        *(r for r in (pods_raw, history, wl_events, accounts, *ref_results) if isinstance(r, ReadFailure)),
+        *failures,
+    ]
     rollout = _rollout(located, history)
     pods = _own_pods(located, workload, pods_raw, rollout)
-    focus = _focus(pods, focus_pod)
-    chosen = _crashing(pods, focus)[: settings.max_pods]
-    logs, pod_events, more_failures = await _round_three(kube, reader, workload.namespace, chosen, focus, settings)
-    failures.extend(more_failures)
-    events = [*pod_events, *([] if isinstance(wl_events, ReadFailure) else wl_events)]
+    kept = {p.name for p in pods}
+    events = [
+        *(e for e in pod_events if e.object_name in kept),
+        *([] if isinstance(wl_events, ReadFailure) else wl_events),
+    ]
     return Evidence(
         environment=environment,
         workload=_with_ref_existence(workload, refs),
         pods=tuple(pods),
         focus_pod=focus[0] if focus else focus_pod,
         focus_container=focus[1] if focus else None,
-        logs=tuple(logs),
+        logs=tuple(log for log in logs if log.pod in kept),
         events=sort_events(events),
         rollout=rollout,
         service_account_exists=None if isinstance(accounts, ReadFailure) else workload.service_account in accounts,
@@ -92,26 +110,27 @@ async def gather(
     )
 
 
-async def _round_two(
+def _round_two(
     kube: AsyncKube, reader: KubeReader, located: Located, workload: Workload
-) -> tuple[Any, Any, Any, Any, dict[tuple[str, str], bool | ReadFailure]]:
+) -> tuple[Awaitable[Any], list[Awaitable[Any]], list[tuple[str, str]]]:
+    """The pod list, and the other reads of round 2 (history, events, service accounts, each referenced object)."""
     ns, name, kind = workload.namespace, workload.name, located.kind
     selector = selector_string((located.obj.get("spec") or {}).get("selector"))
-    calls: list[Awaitable[Any]] = []
     if kind == "Pod":
-        calls.append(_const([located.obj]))
-        calls.append(_const([]))
+        pods: Awaitable[Any] = _const([located.obj])
+        history: Awaitable[Any] = _const([])
     else:
-        calls.append(kube.attempt(f"list pods of {kind.lower()} {ns}/{name}", reader.list_pods, ns, selector))
-        history = reader.list_replicasets if kind == "Deployment" else reader.list_controller_revisions
-        calls.append(kube.attempt(f"rollout history of {ns}/{name}", history, ns, selector))
-    calls.append(_events(kube, reader, ns, name, None if kind == "Pod" else kind))
-    calls.append(kube.attempt(f"list serviceaccounts in {ns}", reader.list_service_accounts, ns))
+        pods = kube.attempt(f"list pods of {kind.lower()} {ns}/{name}", reader.list_pods, ns, selector)
+        list_history = reader.list_replicasets if kind == "Deployment" else reader.list_controller_revisions
+        history = kube.attempt(f"rollout history of {ns}/{name}", list_history, ns, selector)
+    others = [
+        history,
+        _events(kube, reader, ns, name, None if kind == "Pod" else kind),
+        kube.attempt(f"list serviceaccounts in {ns}", reader.list_service_accounts, ns),
+    ]
     keys = sorted({(r.kind, r.name) for c in workload.containers for r in c.refs})
-    calls.extend(kube.attempt(f"get {k.lower()} {ns}/{n}", reader.exists, k, ns, n) for k, n in keys)
-    results = await kube.all(calls)
-    refs = dict(zip(keys, results[4:], strict=True))
-    return results[0], results[1], results[2], results[3], refs
+    others.extend(kube.attempt(f"get {k.lower()} {ns}/{n}", reader.exists, k, ns, n) for k, n in keys)
+    return pods, others, keys
 
 
 async def _const(value: Any) -> Any:
@@ -147,9 +166,12 @@ def _own_pods(located: Located, workload: Workload, pods_raw: Any, rollout: Roll
 
 
 def _owned(raw: dict[str, Any], located: Located, workload: Workload, revision_names: set[str]) -> bool:
+    """Whether a pod matched by the selector really belongs to the workload (selectors may overlap)."""
     for ref in (raw.get("metadata") or {}).get("ownerReferences") or []:
         if located.kind == "Deployment" and ref.get("kind") == "ReplicaSet":
-            return not revision_names or ref.get("name") in revision_names
+            if revision_names:
+                return ref.get("name") in revision_names
+            return str(ref.get("name", "")).startswith(f"{workload.name}-")  # before the history has arrived
         if ref.get("kind") == located.kind:
             return bool(ref.get("uid") == workload.uid or ref.get("name") == workload.name)
     return False

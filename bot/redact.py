@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 MASK = "[REDACTED]"
 
@@ -26,33 +27,64 @@ _NAME = rf"(?:[\w.-]*(?:{_SECRET_WORDS})[\w.-]*|[\w.-]*[_.-]pass|pass)"
 _SEPARATOR = r"['\"]?(?:\s*=\s*|:\s*)"
 _BASE64ISH = r"(?=[A-Za-z0-9._~+/-]*[0-9+/=._~-])[A-Za-z0-9._~+/-]{8,}=*"
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+_NAME_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A redaction; `triggers` are lowercase substrings without which the pattern cannot match (a cheap guard:
+    most log lines contain none of them, and these regexes are the costliest part of a triage)."""
+
+    triggers: tuple[str, ...]
+    pattern: re.Pattern[str]
+    replacement: str
+
+
+_RULES: tuple[_Rule, ...] = (
     # Authorization: Bearer xyz / Basic xyz / Token xyz
-    (
+    _Rule(
+        ("authorization",),
         re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?)(bearer|basic|token|digest)\s+[^\s\"',;]+"),
         rf"\1\2 {MASK}",
     ),
-    (re.compile(rf"(?i)\b(bearer|basic)\s+{_BASE64ISH}"), rf"\1 {MASK}"),
+    _Rule(("bearer", "basic"), re.compile(rf"(?i)\b(bearer|basic)\s+{_BASE64ISH}"), rf"\1 {MASK}"),
     # JSON Web Tokens
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
+    _Rule(("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
     # credentials in URLs: scheme://user:password@host (the user may be empty: redis://:pw@host)
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@\"']*):([^/\s@\"']+)@"), rf"\1\2:{MASK}@"),
+    _Rule(("://",), re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@\"']*):([^/\s@\"']+)@"), rf"\1\2:{MASK}@"),
     # AWS access key ids and secret keys
-    (re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b"), MASK),
-    (re.compile(r"(?i)(aws_secret_access_key['\"]?\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{20,}"), rf"\1{MASK}"),
+    _Rule(("akia", "asia", "agpa", "aida", "aroa"), re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b"), MASK),
+    _Rule(
+        ("aws_secret_access_key",),
+        re.compile(r"(?i)(aws_secret_access_key['\"]?\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{20,}"),
+        rf"\1{MASK}",
+    ),
     # vendor tokens with recognisable prefixes (Slack, GitHub, Stripe, Google)
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"), MASK),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), MASK),
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}"), MASK),
-    (re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9]{16,}"), MASK),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
+    _Rule(("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK),
+    _Rule(("xapp-",), re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"), MASK),
+    _Rule(("gh",), re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), MASK),
+    _Rule(("github_pat_",), re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}"), MASK),
+    _Rule(("k_live_", "k_test_"), re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9]{16,}"), MASK),
+    _Rule(("aiza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
     # name = "quoted value with spaces" / 'password': 'x y z' — the whole quoted value
-    (re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(\"|')(?!\[REDACTED\])([^\"'\n]*)\2"), rf"\1\2{MASK}\2"),
+    _Rule(
+        _NAME_TRIGGERS,
+        re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(\"|')(?!\[REDACTED\])([^\"'\n]*)\2"),
+        rf"\1\2{MASK}\2",
+    ),
     # name=value / name: value where the name says it is secret
-    (re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(?!\[REDACTED\])([^\s\"',;&)}}\]]+)"), rf"\1{MASK}"),
+    _Rule(
+        _NAME_TRIGGERS,
+        re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(?!\[REDACTED\])([^\s\"',;&)}}\]]+)"),
+        rf"\1{MASK}",
+    ),
     # --password xyz / --db-password=xyz style flags
-    (re.compile(rf"(?i)(--?{_NAME}[ =])(?!\[REDACTED\])([^\s\"']+)"), rf"\1{MASK}"),
+    _Rule(_NAME_TRIGGERS, re.compile(rf"(?i)(--?{_NAME}[ =])(?!\[REDACTED\])([^\s\"']+)"), rf"\1{MASK}"),
+)
+
+
+_ANY_TRIGGER = re.compile(
+    "|".join(re.escape(t) for t in sorted({t for r in _RULES for t in r.triggers} | {"private key"}))
 )
 
 
@@ -60,9 +92,15 @@ def redact(text: str) -> str:
     """`text` with every recognised secret replaced by [REDACTED]."""
     if not text:
         return text
-    text = _PEM_BLOCK.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY----- {MASK}", text)
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    if not _ANY_TRIGGER.search(lowered):
+        return text
+    if "private key" in lowered:
+        text = _PEM_BLOCK.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY----- {MASK}", text)
+    for rule in _RULES:
+        if any(t in lowered for t in rule.triggers):
+            text = rule.pattern.sub(rule.replacement, text)
+            lowered = text.lower()
     return text
 
 

@@ -303,11 +303,11 @@ class Evidence:
         return self.logs[0] if self.logs else None
 
     def all_log_lines(self) -> tuple[str, ...]:
-        lines: list[str] = []
-        for log in self.logs:
-            lines.extend(log.lines)
-        lines.extend(self.extra_log_lines)
-        return tuple(lines)
+        """Every log line read (focus first), each distinct line once: replicas tend to log the same crash."""
+        focus = self.focus_logs()
+        ordered = ([focus] if focus else []) + [log for log in self.logs if log is not focus]
+        lines = [line for log in ordered for line in log.lines]
+        return tuple(dict.fromkeys([*lines, *self.extra_log_lines]))
 
 
 # --- conclusions ----------------------------------------------------------------------------------------
