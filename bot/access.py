@@ -39,6 +39,7 @@ class AccessControl:
         self.slack = slack
         self.ttl = ttl
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._names: dict[str, str | None] = {}
 
     async def members(self, group: str) -> frozenset[str]:
         cached = self._members.get(group)
@@ -51,6 +52,17 @@ class AccessControl:
         users = frozenset(str(u) for u in data.get("users") or [])
         self._members[group] = (time.monotonic(), users)
         return users
+
+    async def name_of(self, user: str) -> str | None:
+        """The user's Slack name for the audit log (None when Slack cannot say; the id is recorded anyway)."""
+        if user not in self._names:
+            try:
+                data = await self.slack.call("users.info", user=user)
+            except SlackSendError:
+                return None
+            profile = data.get("user") or {}
+            self._names[user] = profile.get("real_name") or profile.get("name")
+        return self._names[user]
 
     async def _matches(self, user: str, principals: list[str]) -> str | None:
         if user in principals:

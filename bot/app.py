@@ -20,7 +20,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import AccessControl
+from bot.audit import AuditLog
 from bot.config import Config
+from bot.executor import Executor
+from bot.guard import Guard, guard_settings
 from bot.incidents import IncidentWorker, WorkerSettings
 from bot.metrics import Metrics
 from bot.services import SERVICES, Services
@@ -73,7 +76,20 @@ def _services(config: Config, settings: Settings, options: AppOptions) -> Cleanu
         client = make_client(token, settings.api_url, metrics)
         slack = SlackOut(client, metrics, options.slack_min_interval)
         triager = Triager(config)
-        services = Services(config, settings, metrics, store, triager, slack, AccessControl(config, slack))
+        access = AccessControl(config, slack)
+        audit = AuditLog(store.engine)
+        guard = Guard(
+            config=config,
+            store=store,
+            audit=audit,
+            access=access,
+            executor=Executor(triager),
+            slack=slack,
+            metrics=metrics,
+            signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
+            settings=guard_settings(config),
+        )
+        services = Services(config, settings, metrics, store, triager, slack, access, audit, guard)
         app[SERVICES] = services
         app[BOLT] = _bolt(services, client, settings)
         try:
@@ -111,6 +127,7 @@ def _worker(options: AppOptions) -> CleanupCtx:
         )
         services.wake_worker = worker.wake
         services.retriage = worker.retriage
+        services.guard.retriage = worker.retriage
         app[WORKER] = worker
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop), name="incident-queue")
@@ -119,6 +136,7 @@ def _worker(options: AppOptions) -> CleanupCtx:
         finally:
             stop.set()
             worker.wake()
+            await services.guard.drain(options.shutdown_drain_seconds)
             try:
                 await asyncio.wait_for(task, options.shutdown_drain_seconds)
             except TimeoutError:

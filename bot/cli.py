@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from bot.cli_actions import act_command
+from bot.cli_audit import audit_group
 from bot.config import Config, ConfigError, config_path, load_config
 from bot.k8s import KubeConfigError, KubeError
 from bot.locate import WorkloadNotFound
@@ -150,6 +152,10 @@ def db_upgrade() -> None:
             await store.close()
 
     click.echo(f"database at revision {asyncio.run(run())}")
+
+
+cli.add_command(audit_group)
+cli.add_command(act_command)
 
 
 @cli.command()

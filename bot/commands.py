@@ -13,14 +13,22 @@ from typing import Any
 
 from bot import slack_blocks as sb
 from bot.access import Role
+from bot.guard import Actor
 from bot.k8s import KubeConfigError, KubeError
 from bot.locate import WorkloadNotFound
+from bot.remedy_params import default_params, typed_params
 from bot.services import Services
+from runbooks.model import RemedyId
 
-PROPOSAL_TTL = timedelta(minutes=15)
+REMEDIES = {str(r) for r in RemedyId}
+
 HELP = """*`/crashloop` — get a workload out of CrashLoopBackOff*
 • `/crashloop triage ENV WORKLOAD` — what is crashing, why (with the evidence) and the safe next step
 • `/crashloop status [ENV]` — open incidents
+• `/crashloop history ENV WORKLOAD` — what was done to it (the audit log)
+• `/crashloop REMEDY ENV WORKLOAD [key=value …]` — preview a remedy (bump_memory, patch_probes, set_env, set_image,
+  rollout_undo, rollout_restart, service_account, netcheck), then confirm;
+  e.g. `/crashloop bump_memory prod api to=512Mi`
 • `/crashloop help` — this message
 WORKLOAD is a Deployment, StatefulSet, DaemonSet or pod name; it is looked up in the environment's namespaces."""
 
@@ -39,7 +47,7 @@ def error(tried: str, why: str) -> Reply:
     return Reply(text, [sb.section(text)])
 
 
-async def run(services: Services, user: str, text: str) -> Reply:
+async def run(services: Services, user: str, text: str, channel: str | None = None) -> Reply:
     """Dispatch `/crashloop <text>` for `user`."""
     try:
         words = shlex.split(text)
@@ -52,6 +60,10 @@ async def run(services: Services, user: str, text: str) -> Reply:
         return await triage(services, user, args)
     if command == "status":
         return await status(services, user, args)
+    if command == "history":
+        return await history(services, user, args)
+    if command in REMEDIES:
+        return await remedy(services, user, command, args, channel)
     return error(f"/crashloop {text}", f"unknown command {command!r}. {HELP}")
 
 
@@ -78,7 +90,7 @@ async def triage(services: Services, user: str, args: list[str]) -> Reply:
     buttons = []
     for remedy in finding.remedies:
         proposal = await services.store.add_proposal(
-            ttl=PROPOSAL_TTL,
+            ttl=timedelta(minutes=services.config.actions.proposal_minutes),
             incident_id=None,
             environment=env,
             namespace=ev.workload.namespace,
@@ -87,6 +99,7 @@ async def triage(services: Services, user: str, args: list[str]) -> Reply:
             remedy=str(remedy.id),
             params=remedy.params,
             resource_version=ev.workload.resource_version,
+            generation=ev.workload.generation,
         )
         buttons.append((remedy, proposal.id))
     title = f"Triage · {ev.workload.namespace}/{ev.workload.name} ({env})"
@@ -123,3 +136,63 @@ async def status(services: Services, user: str, args: list[str]) -> Reply:
         )
     text = "\n".join(lines)
     return Reply(text, [sb.section(text)])
+
+
+async def history(services: Services, user: str, args: list[str]) -> Reply:
+    tried = "/crashloop history " + " ".join(args)
+    if len(args) != 2:
+        return error(tried, "usage: `/crashloop history ENV WORKLOAD`")
+    env, workload = args
+    decision = await services.access.role(user, env)
+    if decision.role < Role.VIEWER:
+        return error(tried, f"you may not read the audit log of {env}: {decision.why}")
+    records = (await services.audit.list(environment=env, workload=workload, limit=500))[-25:]
+    if not records:
+        text = f"No recorded actions on `{sb.escape(workload)}` in {env}."
+        return Reply(text, [sb.section(text)])
+    lines = [f"*Last {len(records)} audit entries for `{sb.escape(workload)}` ({env})*"]
+    for r in records:
+        e = r.event
+        who = f"<@{e.actor_id}>" if e.actor_id.startswith(("U", "W")) else sb.escape(e.actor_id)
+        detail = f" — {sb.escape(e.detail[:200])}" if e.detail else ""
+        lines.append(f"• {r.at:%m-%d %H:%M} {who} *{e.action}* ({e.outcome}) {e.remedy or ''}{detail}")
+    text = "\n".join(lines)
+    return Reply(text, [sb.section(text)])
+
+
+async def remedy(services: Services, user: str, remedy_id: str, args: list[str], channel: str | None) -> Reply:
+    """`/crashloop REMEDY ENV WORKLOAD [key=value …]`: triage, propose, and show the guarded preview."""
+    tried = f"/crashloop {remedy_id} " + " ".join(args)
+    if len(args) < 2 or any("=" not in a for a in args[2:]):
+        return error(tried, f"usage: `/crashloop {remedy_id} ENV WORKLOAD [key=value …]`")
+    env, name = args[0], args[1]
+    overrides = dict(a.split("=", 1) for a in args[2:])
+    if "value" in overrides:
+        return error(tried, "literal values are not taken on a command line (Slack keeps it): use the button's form")
+    if env not in services.config.environments:
+        return error(
+            tried, f"unknown environment `{env}`; configured: {', '.join(sorted(services.config.environments))}"
+        )
+    try:
+        result = await services.triager.triage(env, name)
+    except WorkloadNotFound as exc:
+        return error(tried, sb.escape(exc.describe()))
+    except (KubeError, KubeConfigError) as exc:
+        return error(tried, f"the cluster could not be read: {sb.escape(str(exc))}")
+    ev = result.evidence
+    proposed = next((r for r in result.finding.remedies if str(r.id) == remedy_id), None)
+    params = {**(proposed.params if proposed else default_params(ev, remedy_id)), **typed_params(overrides)}
+    proposal = await services.store.add_proposal(
+        ttl=timedelta(minutes=services.config.actions.proposal_minutes),
+        incident_id=None,
+        environment=env,
+        namespace=ev.workload.namespace,
+        workload=ev.workload.name,
+        kind=ev.workload.kind,
+        remedy=remedy_id,
+        params=params,
+        resource_version=ev.workload.resource_version,
+        generation=ev.workload.generation,
+    )
+    reply = await services.guard.request(Actor(user), proposal.id, channel=channel)
+    return Reply(reply.text, reply.blocks)

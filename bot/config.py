@@ -106,6 +106,16 @@ class Triage(_Strict):
     fresh_release_minutes: int = Field(120, ge=1, description="a revision this young that crashes is rolled back first")
 
 
+class Actions(_Strict):
+    """How guarded remedies run."""
+
+    verify_timeout_seconds: float = Field(180, gt=0, le=3600, description="how long to watch for recovery")
+    verify_stable_seconds: float = Field(20, ge=0, le=600, description="restarts must stay flat this long")
+    verify_interval_seconds: float = Field(2, gt=0, le=60, description="how often the pods are looked at")
+    approval_minutes: int = Field(30, ge=1, le=24 * 60, description="an approval request expires after this")
+    proposal_minutes: int = Field(15, ge=1, le=120, description="a remedy button / preview expires after this")
+
+
 class Config(_Strict):
     """The whole crashloop.yaml."""
 
@@ -113,6 +123,7 @@ class Config(_Strict):
     access: Access = Field(default_factory=Access)
     limits: Limits = Field(default_factory=Limits)
     triage: Triage = Field(default_factory=Triage)
+    actions: Actions = Field(default_factory=Actions)
 
     @field_validator("environments")
     @classmethod

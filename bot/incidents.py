@@ -43,7 +43,7 @@ class WorkerSettings:
     poll_seconds: float = 2.0
     max_attempts: int = 10
     retriage_seconds: float = 30.0
-    proposal_ttl: timedelta = timedelta(minutes=15)
+    update_interval: float = 2.0  # at most one chat.update of a root message per this many seconds (storms)
     concurrency: int = 4
 
 
@@ -68,6 +68,7 @@ class IncidentWorker:
         self._group_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._incident_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._last_update: dict[int, float] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -246,7 +247,7 @@ class IncidentWorker:
         buttons = []
         for remedy in finding.remedies:
             proposal = await self.store.add_proposal(
-                ttl=self.settings.proposal_ttl,
+                ttl=timedelta(minutes=self.config.actions.proposal_minutes),
                 incident_id=incident.id,
                 environment=ev.environment,
                 namespace=ev.workload.namespace,
@@ -255,6 +256,7 @@ class IncidentWorker:
                 remedy=str(remedy.id),
                 params=remedy.params,
                 resource_version=ev.workload.resource_version,
+                generation=ev.workload.generation,
             )
             buttons.append((remedy, proposal.id))
         sample = next((r.alert.sample_log for r in reversed(rows) if r.alert.sample_log), None)
@@ -306,9 +308,15 @@ class IncidentWorker:
                 "environment %s has no Slack channel: incident %s is not posted", incident.environment, incident.id
             )
             return await self.store.update_incident(incident.id, needs_sync=0, slack_error="no channel configured")
+        wait = self._update_wait(incident)
+        if wait > 0:  # updated moments ago: fold this change into the next update instead of spamming
+            return await self.store.update_incident(
+                incident.id, next_sync_at=datetime.now(UTC) + timedelta(seconds=wait)
+            )
         payload = incident_message.root(incident, datetime.now(UTC))
         try:
             incident = await self._post_root(incident, payload)
+            self._last_update[incident.id] = time.monotonic()
             while incident.pending_replies:
                 await self._reply(incident, incident.pending_replies[0])
                 incident = await self.store.update_incident(incident.id, pending_replies=incident.pending_replies[1:])
@@ -323,6 +331,13 @@ class IncidentWorker:
                 incident.id, slack_error=error, sync_attempts=attempts, next_sync_at=datetime.now(UTC) + delay
             )
         return await self.store.update_incident(incident.id, needs_sync=0, slack_error=None, sync_attempts=0)
+
+    def _update_wait(self, incident: IncidentRow) -> float:
+        """Seconds to wait before this incident's root message may be updated again (0: now)."""
+        if not incident.root_ts or incident.root_ts.startswith("claim:") or incident.status == "resolved":
+            return 0.0
+        last = self._last_update.get(incident.id)
+        return 0.0 if last is None else max(0.0, last + self.settings.update_interval - time.monotonic())
 
     async def _post_root(self, incident: IncidentRow, payload: dict[str, Any]) -> IncidentRow:
         channel = str(incident.channel)

@@ -76,6 +76,7 @@ class KubeReader:
 
     def __init__(self, api: k8s_client.ApiClient, timeouts: Timeouts | None = None) -> None:
         self._api = api
+        self.api = api
         self.core = k8s_client.CoreV1Api(api)
         self.apps = k8s_client.AppsV1Api(api)
         t = timeouts or Timeouts()
@@ -215,6 +216,57 @@ class KubeReader:
             raise KubeError(what, None, "timeout", f"no answer within {self._timeout[1]:g}s") from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeError(what, None, "unreachable", str(exc)) from exc
+
+
+PATCH_CONTENT_TYPES = {
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+    "merge": "application/merge-patch+json",
+}
+FIELD_MANAGER = "crashloop-bot"
+
+
+class KubeWriter:
+    """The writes remedies make. Only `bot.executor` uses it: it is the one path that changes a cluster."""
+
+    def __init__(self, api: k8s_client.ApiClient, timeouts: Timeouts | None = None) -> None:
+        self._reader = KubeReader(api, timeouts)
+        self.core, self.apps = self._reader.core, self._reader.apps
+
+    def patch_workload(
+        self, kind: str, namespace: str, name: str, body: Any, patch_type: str, *, dry_run: bool
+    ) -> KubeObject:
+        """PATCH the workload (`dryRun=All` when dry_run); returns the object the API server answered with."""
+        method = {
+            "Deployment": self.apps.patch_namespaced_deployment,
+            "StatefulSet": self.apps.patch_namespaced_stateful_set,
+            "DaemonSet": self.apps.patch_namespaced_daemon_set,
+        }[kind]
+        verb = "dry-run patch" if dry_run else "patch"
+        return self._reader._json(
+            f"{verb} {kind.lower()} {namespace}/{name}",
+            method,
+            name,
+            namespace,
+            body,
+            dry_run="All" if dry_run else None,
+            field_manager=FIELD_MANAGER,
+            _content_type=PATCH_CONTENT_TYPES[patch_type],
+        )
+
+    def create_pod(self, namespace: str, manifest: KubeObject, *, dry_run: bool) -> KubeObject:
+        name = manifest.get("metadata", {}).get("name")
+        return self._reader._json(
+            f"create pod {namespace}/{name}",
+            self.core.create_namespaced_pod,
+            namespace,
+            manifest,
+            dry_run="All" if dry_run else None,
+            field_manager=FIELD_MANAGER,
+        )
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        self._reader._call(f"delete pod {namespace}/{name}", self.core.delete_namespaced_pod, name, namespace)
 
 
 def api_error(what: str, exc: ApiException) -> KubeError:

@@ -181,6 +181,7 @@ def parse_workload(kind: str, obj: KubeObject) -> Workload:
         namespace=meta.get("namespace", ""),
         uid=meta.get("uid"),
         resource_version=meta.get("resourceVersion"),
+        generation=meta.get("generation"),
         replicas=replicas,
         ready_replicas=ready or 0,
         selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),

@@ -13,7 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.access import AccessControl
+from bot.audit import AuditLog
 from bot.config import Config
+from bot.guard import Guard
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack_out import SlackOut
@@ -32,6 +34,8 @@ class Services:
     triager: Triager
     slack: SlackOut
     access: AccessControl
+    audit: AuditLog
+    guard: Guard
     wake_worker: Callable[[], None] = field(default=lambda: None)
     retriage: Callable[[int], Awaitable[Any]] | None = None  # the incident queue's re-triage, once it runs
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.config import Config
 from bot.evidence import GatherSettings, gather
-from bot.k8s import KubeObject, KubeReader, Timeouts, connect
+from bot.k8s import KubeObject, KubeReader, KubeWriter, Timeouts, connect
 from bot.kube_async import AsyncKube
 from bot.locate import Located, WorkloadNotFound, find_pod, locate
 from runbooks.classify import classify
@@ -41,6 +41,15 @@ class Triager:
             log_max_bytes=config.triage.log_max_bytes,
             max_pods=config.triage.max_pods,
         )
+
+    @property
+    def kube(self) -> AsyncKube:
+        """The thread pool and timeouts every Kubernetes call of this process goes through."""
+        return self._kube
+
+    def writer(self, environment: str) -> KubeWriter:
+        """Write access for `bot.executor`, over the environment's connection."""
+        return KubeWriter(self.reader(environment).api, self._timeouts)
 
     def reader(self, environment: str) -> KubeReader:
         """The environment's API reader (KubeConfigError when its context cannot be loaded)."""

@@ -18,11 +18,11 @@ def register(app: AsyncApp, services: Services) -> None:
     async def crashloop(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
         text = (command.get("text") or "").strip()
         first = text.split(maxsplit=1)[0] if text else "help"
-        if first == "triage":
+        if first == "triage" or first in commands.REMEDIES:
             await ack(response_type="ephemeral", text="Triaging…")
         else:
             await ack()
-        reply = await commands.run(services, command["user_id"], text)
+        reply = await commands.run(services, command["user_id"], text, command.get("channel_id"))
         await respond(
             text=reply.text,
             blocks=reply.blocks,

@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import bot.audit  # noqa: F401  (defines audit_log on the store's metadata, for autogenerate)
 from bot.store.schema import metadata
 
 config = context.config

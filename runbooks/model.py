@@ -250,6 +250,7 @@ class Workload:
     namespace: str
     uid: str | None = None
     resource_version: str | None = None
+    generation: int | None = None
     replicas: int | None = None
     ready_replicas: int | None = None
     selector: dict[str, str] = field(default_factory=dict)

@@ -40,6 +40,7 @@ class ClusterApi:
     def handle(self, request: ApiRequest) -> ApiResponse:
         with self.lock:
             try:
+                self.controllers.catch_up()
                 return self._dispatch(request)
             except ApiError as err:
                 return ApiResponse(err.code, err.status())
@@ -211,10 +212,10 @@ class ClusterApi:
         options = parse_body(req.body, "application/json") if req.body else {}
         self._check_preconditions(rt, obj, options.get("preconditions") or {})
         policy = req.query.get("propagationPolicy") or options.get("propagationPolicy") or "Background"
+        gone = self.render(rt, clone(obj)) if rt.kind == "Pod" else None  # answered with its last status
         if not (self.dry_run(req) or "All" in (options.get("dryRun") or [])):
             self.delete_object(rt, obj, orphan=policy == "Orphan")
-        if rt.kind == "Pod":
-            gone = self.render(rt, obj)
+        if gone is not None:
             grace = int(obj["spec"].get("terminationGracePeriodSeconds", 30))
             meta(gone).update(deletionTimestamp=rfc3339(self.ctx.clock.now() + grace), deletionGracePeriodSeconds=grace)
             return ApiResponse(200, gone)

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import signal
 
+from .kubelet import DEFAULT_NETCHECK_SECONDS
 from .scenarios import load_scenarios, scenario_names
 from .sim import SimCluster
 
@@ -28,6 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--restart-period", type=float, help="seconds between restarts of crash-looping pods")
     parser.add_argument("--seed", type=int, help="random seed for names and uids")
+    parser.add_argument(
+        "--netcheck-seconds",
+        type=float,
+        default=DEFAULT_NETCHECK_SECONDS,
+        help="how long a netcheck pod runs before it completes (0: at once)",
+    )
     return parser
 
 
@@ -40,6 +47,7 @@ async def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         restart_period=args.restart_period,
         seed=args.seed,
+        netcheck_seconds=args.netcheck_seconds,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

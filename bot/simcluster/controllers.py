@@ -3,7 +3,8 @@
 After every persisted (not dry-run) write the matching controller runs synchronously, so a client sees the new
 ReplicaSet and pods in its very next read. Deleting an owner deletes its dependents (background propagation) unless
 the client asked to orphan them. A Secret, ConfigMap or ServiceAccount appearing or disappearing, or a dependency
-being toggled, makes the kubelet re-check the pods and the controllers resume stuck rollouts.
+being toggled, makes the kubelet re-check the pods and the controllers resume stuck rollouts. Pods that end on
+their own (netcheck pods) get their final status written by `catch_up`, which the API runs before every request.
 """
 
 from __future__ import annotations
@@ -60,10 +61,21 @@ class Controllers:
         elif rt.kind == "Pod":
             self._sync_owner(obj)
 
+    def catch_up(self) -> None:
+        """Write the status of pods whose containers exited (or hit their deadline) since the last look."""
+        ctx = self._ctx
+        pods = ctx.type("", "pods")
+        for namespace, name in ctx.kubelet.finished(ctx.clock.now()):
+            pod = ctx.store.get(pods, namespace, name)
+            if pod is not None:
+                ctx.kubelet.report_finished(pod)
+                ctx.store.put(pods, pod)  # the kubelet's status update: a new resourceVersion, a watch event
+
     def refresh(self, namespace: str | None = None) -> None:
         """Re-check pods (like the kubelet retrying) and let controllers react to what changed."""
         ctx = self._ctx
         pods = ctx.type("", "pods")
+        self.catch_up()
         for pod in ctx.kubelet.reevaluate(ctx.store.list(pods, namespace)):
             ctx.store.put(pods, pod)  # a status change is a new resourceVersion, and watchers hear of it
         for group, plural in (

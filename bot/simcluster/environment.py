@@ -2,7 +2,7 @@
 
 `env` references to a missing Secret/ConfigMap or key, and non-optional `envFrom` sources that do not exist, are
 `CreateContainerConfigError`s with the kubelet's messages. `StoreFacts` answers the same questions (and whether a
-dependency is up) for `heals_when` conditions.
+dependency is up) for `heals_when` conditions, and lists the Services and pods a netcheck pod can reach.
 """
 
 from __future__ import annotations
@@ -43,12 +43,19 @@ def _env_from_error(container: JsonObj, namespace: str, facts: StoreFacts) -> st
 
 
 class StoreFacts:
-    """The cluster facts `heals_when` conditions ask about, read from the object store."""
+    """The cluster facts `heals_when` conditions and netcheck pods ask about, read from the object store."""
 
     def __init__(self, store: ObjectStore, registry: ResourceRegistry) -> None:
         self._store = store
         self._registry = registry
         self.dependencies: dict[str, bool] = {}
+        self.host_ips: dict[str, str] = {}  # a dependency host -> the IP its scenario's logs print for it
+
+    def services(self) -> list[JsonObj]:
+        return self._store.list(self._registry.get("", "services"))
+
+    def pods(self, namespace: str) -> list[JsonObj]:
+        return self._store.list(self._registry.get("", "pods"), namespace)
 
     def data_keys(self, plural: str, namespace: str, name: str) -> set[str] | None:
         obj = self._store.get(self._registry.get("", plural), namespace, name)

@@ -117,6 +117,14 @@ class PodEvents:
             per_restart=3,
         )
 
+    def deadline_exceeded(self, pod: JsonObj, rt: PodRuntime, at: float, reason: str, message: str) -> None:
+        """The kubelet's active-deadline handler: a pod event, then the containers it kills."""
+        source, when = Source("kubelet", rt.node.name), Occurrence(1, at, at)
+        self._recorder.record(pod, "Normal", reason, message, source, when=when)
+        for run in rt.main_runs:
+            message = f"Stopping container {run.name}"
+            self._recorder.record(pod, "Normal", "Killing", message, source, field_path=field_path(run), when=when)
+
     def stopping(self, pod: JsonObj, rt: PodRuntime) -> None:
         for run in rt.main_runs:
             if run.healthy:

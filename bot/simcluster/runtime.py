@@ -2,7 +2,8 @@
 
 The API objects only hold what was written; the running state (is this container crash-looping since when,
 how many restarts had it when it recovered, what did its last instance print) lives here and is turned into
-`status` when the pod is read.
+`status` when the pod is read. A pod that runs to completion (a netcheck pod) also carries a `OneShot`: when it
+started, when it ends on its own or is stopped by its `activeDeadlineSeconds`, and what each container prints.
 """
 
 from __future__ import annotations
@@ -80,6 +81,43 @@ class ContainerRun:
         return self.loop.restarts(now) if self.crash_looping and self.loop else self.restarts
 
 
+@dataclass(frozen=True)
+class Output:
+    """What one container of a run-to-completion pod prints (seconds into its run, line) and how it exits."""
+
+    lines: tuple[tuple[float, str], ...]
+    exit_code: int = 0
+
+
+@dataclass
+class OneShot:
+    """A pod whose containers run once for `seconds` and exit, unless `deadline` (absolute) comes first."""
+
+    started: float
+    seconds: float
+    deadline: float | None
+    outputs: dict[str, Output]
+    reported: bool = False  # its end has been written to the API (a status update watchers saw)
+
+    @property
+    def finishes(self) -> float:
+        return self.started + self.seconds
+
+    @property
+    def deadline_exceeded(self) -> bool:
+        return self.deadline is not None and self.finishes > self.deadline
+
+    @property
+    def ends(self) -> float:
+        """When the containers stop: they exit on their own, or the kubelet kills them at the deadline."""
+        if self.deadline is not None and self.deadline_exceeded:
+            return self.deadline
+        return self.finishes
+
+    def done(self, now: float) -> bool:
+        return now >= self.ends
+
+
 @dataclass
 class PodRuntime:
     uid: str
@@ -93,6 +131,7 @@ class PodRuntime:
     seeded: bool = False
     ready_since: float = 0.0
     was_ready: bool = False
+    one_shot: OneShot | None = None
 
     @property
     def init_runs(self) -> list[ContainerRun]:

@@ -15,6 +15,7 @@ from typing import Any
 from .admission import prepare_create
 from .api import ClusterApi
 from .kubelet import NODES, Profile
+from .netcheck import ip_in_logs
 from .patching import strategic_merge
 from .resources import ResourceType
 from .runtime import WorkloadRef
@@ -113,6 +114,21 @@ def _failure_onsets(api: ClusterApi, scenarios: Sequence[Scenario]) -> None:
             api.controllers.refresh(namespace)
 
 
+def _log_texts(scenario: Scenario) -> list[str]:
+    texts = [*scenario.healthy_logs.values()]
+    for failure in scenario.failures:
+        texts += [failure.logs_previous, failure.logs_current or "", *(e.message for e in failure.events)]
+        texts.append(failure.last_termination.message if failure.last_termination else "")
+    return texts
+
+
+def _dependency_ips(scenario: Scenario) -> dict[str, str]:
+    """The IP the scenario's logs print for each dependency host (what a netcheck pod resolves it to)."""
+    hosts = {target.rpartition(":")[0] for target in scenario.dependencies if ":" in target}
+    found = {host: ip_in_logs(host, _log_texts(scenario)) for host in sorted(hosts)}
+    return {host: ip for host, ip in found.items() if ip}
+
+
 def seed_cluster(api: ClusterApi, scenarios: Sequence[Scenario]) -> None:
     ctx = api.ctx
     with api.lock:
@@ -120,6 +136,7 @@ def seed_cluster(api: ClusterApi, scenarios: Sequence[Scenario]) -> None:
         ctx.kubelet.replaying = True
         for scenario in scenarios:
             ctx.kubelet.facts.dependencies.update(scenario.dependencies)
+            ctx.kubelet.facts.host_ips.update(_dependency_ips(scenario))
             ref = WorkloadRef(scenario.namespace, scenario.kind, scenario.workload_name)
             ctx.kubelet.register(ref, Profile(scenario.failures, scenario.healthy_logs))
             oldest = max([scenario.age, *(r.age for r in scenario.history)])

@@ -3,6 +3,8 @@
 It runs either on a daemon thread with its own event loop (`with SimCluster(...).running() as sim:` from sync
 code, e.g. a test that drives the official client or kubectl) or on the caller's loop (`async with
 SimCluster(...) as sim:`). The admin methods are safe to call from any thread: they take the cluster lock.
+While serving, a ticker writes the final status of pods that end on their own (netcheck pods) as they end, so
+watchers hear of it without anyone else calling the API.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,7 +32,7 @@ from .errors import DEFAULT_USER
 from .events import EventRecorder
 from .faults import Fault, FaultSet
 from .ids import Ids
-from .kubelet import Kubelet
+from .kubelet import DEFAULT_NETCHECK_SECONDS, Kubelet
 from .messages import ApiRequest, Target
 from .podevents import PodEvents
 from .requestlog import RecordedRequest, RequestLog
@@ -42,14 +44,16 @@ from .store import ObjectStore, clone
 from .watch import WatchHub
 
 JsonObj = dict[str, Any]
+TICK_SECONDS = 0.1  # how often the kubelet's status updates for pods that ended on their own are written
 
 
-def _build_api(clock: Clock, seed: int | None, restart_period: float | None) -> ClusterApi:
+def _build_api(clock: Clock, seed: int | None, restart_period: float | None, netcheck_seconds: float) -> ClusterApi:
     ids = Ids(seed)
     registry = default_registry()
     store = ObjectStore(clock, ids)
     recorder = EventRecorder(store, registry, clock, ids)
-    kubelet = Kubelet(clock, StoreFacts(store, registry), PodEvents(recorder, clock), restart_period)
+    facts, events = StoreFacts(store, registry), PodEvents(recorder, clock)
+    kubelet = Kubelet(clock, facts, events, restart_period, netcheck_seconds)
     ctx = ClusterContext(store, registry, clock, ids, kubelet, recorder)
     return ClusterApi(ctx, Controllers(ctx))
 
@@ -67,9 +71,11 @@ class SimCluster:
         port: int = 0,
         restart_period: float | None = None,
         seed: int | None = None,
+        netcheck_seconds: float = DEFAULT_NETCHECK_SECONDS,
     ) -> None:
+        """`netcheck_seconds`: how long a netcheck pod runs on the sim clock (0: it has finished once created)."""
         self._clock = Clock()
-        self._api = _build_api(self._clock, seed, restart_period)
+        self._api = _build_api(self._clock, seed, restart_period, netcheck_seconds)
         self._faults = FaultSet()
         self._log = RequestLog()
         self._settings = Settings(latency=max(0.0, latency), token=token)
@@ -79,6 +85,7 @@ class SimCluster:
         self._hub: WatchHub | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ticker: asyncio.Task[None] | None = None
         seed_cluster(self._api, list(scenarios))
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -114,8 +121,20 @@ class SimCluster:
             await runner.cleanup()
             raise
         self._runner, self._bound_port = runner, sock.getsockname()[1]
+        self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="simcluster-kubelet")
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            with self._api.lock:
+                self._api.controllers.catch_up()
 
     async def stop(self) -> None:
+        if self._ticker is not None:
+            ticker, self._ticker = self._ticker, None
+            ticker.cancel()
+            with suppress(asyncio.CancelledError):
+                await ticker
         if self._hub is not None:
             self._hub.close()
             self._hub = None
@@ -204,8 +223,17 @@ class SimCluster:
             self._api.ctx.kubelet.facts.dependencies[target] = up
             self._api.controllers.refresh()
 
+    @property
+    def netcheck_seconds(self) -> float:
+        return self._api.ctx.kubelet.netcheck_seconds
+
+    def set_netcheck_seconds(self, seconds: float) -> None:
+        """How long netcheck pods created from now on run (sim-clock seconds; 0 finishes them at once)."""
+        with self._api.lock:
+            self._api.ctx.kubelet.netcheck_seconds = max(0.0, float(seconds))
+
     def advance_time(self, seconds: float) -> None:
-        """Move the simulated clock forward: restarts, event counts and ages grow as if time had passed."""
+        """Move the simulated clock forward: restarts, event counts and ages grow, netcheck pods finish."""
         with self._api.lock:
             self._clock.advance(seconds)
             self._api.controllers.refresh()
@@ -222,6 +250,7 @@ class SimCluster:
     def find_object(self, api_version: str, plural: str, namespace: str | None, name: str) -> JsonObj | None:
         rt = self._type(api_version, plural)
         with self._api.lock:
+            self._api.controllers.catch_up()
             found = self._api.ctx.store.get(rt, namespace or "", name)
             return self._api.render(rt, found) if found is not None else None
 
@@ -235,6 +264,7 @@ class SimCluster:
     def list_objects(self, api_version: str, plural: str, namespace: str | None = None) -> list[JsonObj]:
         rt = self._type(api_version, plural)
         with self._api.lock:
+            self._api.controllers.catch_up()
             return [self._api.render(rt, o) for o in self._api.ctx.store.list(rt, namespace)]
 
     def create_object(self, obj: JsonObj) -> JsonObj:

@@ -113,6 +113,10 @@ def _check_container(path: str, container: JsonObj) -> list[Cause]:
 
 def check_pod_spec(path: str, spec: JsonObj) -> list[Cause]:
     causes: list[Cause] = []
+    deadline = spec.get("activeDeadlineSeconds")
+    if deadline is not None and (not isinstance(deadline, int) or not 1 <= deadline <= 2**31 - 1):
+        why = "must be between 1 and 2147483647, inclusive"
+        causes.append(_bad_value(f"{path}.activeDeadlineSeconds", deadline, why))
     containers = spec.get("containers") or []
     if not containers:
         causes.append(_required(f"{path}.containers"))

@@ -66,6 +66,7 @@ class WatchHub:
     async def stream(self, http_request: web.Request, request: ApiRequest) -> web.StreamResponse:
         sub = _Subscriber(request, asyncio.get_running_loop())
         with self._api.lock:
+            self._api.controllers.catch_up()
             initial = [] if request.query.get("resourceVersion", "0") not in ("", "0") else self._api.matching(request)
             for obj in initial:
                 sub.queue.put_nowait(("ADDED", self._shape(request, obj)))

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.store.changes import ChangeStore
 from bot.store.rows import AlertRow, IncidentRow, ProposalRow
 from bot.store.schema import alerts, incidents, proposals
 from runbooks.alerts import Alert
@@ -55,6 +56,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
+        self.changes = ChangeStore(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()

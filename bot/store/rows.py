@@ -80,3 +80,4 @@ class ProposalRow:
     expires_at: datetime
     used_at: datetime | None = None
     used_by: str | None = None
+    generation: int | None = None

@@ -136,4 +136,36 @@ proposals = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime),
     Column("used_by", String(32)),
+    Column("generation", Integer),  # the workload's metadata.generation seen at triage: a later one means stale
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("proposal_id", String(32), ForeignKey("proposals.id"), unique=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id")),
+    Column("environment", String(64), nullable=False),
+    Column("namespace", String(253), nullable=False),
+    Column("workload", String(253), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("remedy", String(32), nullable=False),
+    Column("params", JSON, nullable=False),  # what will be applied; a literal env value is only in sealed_value
+    Column("sealed_value", Text),  # Fernet token of a literal set_env value
+    Column("generation", Integer),
+    Column("state", String(24), nullable=False),
+    Column("active_marker", Integer),  # 1 until the change ends: one change per workload at a time
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_by_name", String(200)),
+    Column("approved_by", String(64)),
+    Column("approved_by_name", String(200)),
+    Column("summary", Text),
+    Column("diff", Text),
+    Column("detail", Text),
+    Column("channel", String(32)),
+    Column("thread_ts", String(32)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    UniqueConstraint("environment", "namespace", "workload", "active_marker"),
 )

@@ -37,7 +37,7 @@ def remedy(data: dict[str, Any], remedy_id: str) -> dict[str, Any]:
         ("web-app", "shop", "app_env", "app", "rollout_undo"),
         ("ledger-api", "shop", "resources", "app", "bump_memory"),
         ("search", "shop", "probes", "search", "patch_probes"),
-        ("checkout", "shop", "app_env", "app", "set_env"),
+        ("checkout", "shop", "app_env", "app", "rollout_undo"),  # 1.14.0 dropped the variable 25 minutes ago
         ("inventory-sync", "shop", "rbac_mounts", None, "service_account"),
         ("report-worker", "shop", "image_config", None, "set_image"),
         ("payments-gateway", "payments", "image_config", None, None),
@@ -93,6 +93,14 @@ def test_fresh_release_offers_rollback_to_the_previous_revision_first(config_fil
     assert any(c["field"] == "image" and c["after"].endswith(":2.4.0") for c in changes)
     assert any("panic" in line for line in data["logs"]["lines"])
     assert data["logs"]["previous"] is True
+
+
+def test_missing_env_var_after_a_refactor(config_file: Path) -> None:
+    data = triage_json(config_file, "prod", "checkout")
+    assert remedy(data, "set_env")["params"] == {"container": "app", "name": "DATABASE_URL"}
+    changes = {c["field"]: c for c in data["rollout"]["changes"]}
+    assert changes["env DATABASE_URL"]["after"] == "unset"
+    assert "checkout-db" in changes["env DATABASE_URL"]["before"]
 
 
 def test_missing_secret_is_config_and_named(config_file: Path) -> None:

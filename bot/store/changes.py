@@ -1,0 +1,130 @@
+"""Guarded changes in SQL: one active change per workload, and state transitions the database arbitrates.
+
+Every transition is a conditional UPDATE (`WHERE state IN (...)`): of two clicks, two replicas or a Slack retry,
+exactly one moves the change on; the others see that it already moved and say so.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store.schema import changes
+
+ACTIVE_STATES = ("previewed", "awaiting_approval", "applying", "verifying")
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One guarded change, from request to verification."""
+
+    id: str
+    proposal_id: str | None
+    incident_id: int | None
+    environment: str
+    namespace: str
+    workload: str
+    kind: str
+    remedy: str
+    params: dict[str, Any]
+    sealed_value: str | None
+    generation: int | None
+    state: str
+    requested_by: str
+    requested_by_name: str | None
+    approved_by: str | None
+    approved_by_name: str | None
+    summary: str | None
+    diff: str | None
+    detail: str | None
+    channel: str | None
+    thread_ts: str | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+
+
+class ActiveChangeExists(Exception):
+    """The workload already has a change in progress."""
+
+    def __init__(self, existing: ChangeRow) -> None:
+        super().__init__(f"change {existing.id} ({existing.remedy}, {existing.state}) is in progress")
+        self.existing = existing
+
+
+class ChangeStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self, *, ttl: timedelta, **values: Any) -> ChangeRow:
+        """A new active change; ActiveChangeExists when the workload already has one."""
+        now = datetime.now(UTC)
+        row = {
+            "id": secrets.token_urlsafe(12),
+            "state": "previewed",
+            "active_marker": 1,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": now + ttl,
+            **values,
+        }
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(changes.insert().values(**row))
+        except IntegrityError:
+            existing = await self.active_for(values["environment"], values["namespace"], values["workload"])
+            if existing is None:
+                raise
+            raise ActiveChangeExists(existing) from None
+        found = await self.get(row["id"])
+        assert found is not None
+        return found
+
+    async def get(self, change_id: str) -> ChangeRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(changes).where(changes.c.id == change_id))).first()
+        return _row(row) if row else None
+
+    async def active_for(self, environment: str, namespace: str, workload: str) -> ChangeRow | None:
+        async with self.engine.connect() as conn:
+            query = select(changes).where(
+                changes.c.environment == environment,
+                changes.c.namespace == namespace,
+                changes.c.workload == workload,
+                changes.c.active_marker == 1,
+            )
+            row = (await conn.execute(query)).first()
+        return _row(row) if row else None
+
+    async def move(self, change_id: str, from_states: Iterable[str], to_state: str, **values: Any) -> ChangeRow | None:
+        """Move the change from one of `from_states` to `to_state`; None when it was not in one of them."""
+        values.update(state=to_state, updated_at=datetime.now(UTC))
+        if to_state not in ACTIVE_STATES:
+            values["active_marker"] = None
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(changes)
+                .where(changes.c.id == change_id, changes.c.state.in_(list(from_states)))
+                .values(**values)
+            )
+        return await self.get(change_id) if result.rowcount else None
+
+    async def update(self, change_id: str, **values: Any) -> ChangeRow | None:
+        values["updated_at"] = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            await conn.execute(update(changes).where(changes.c.id == change_id).values(**values))
+        return await self.get(change_id)
+
+
+def _row(row: Row[Any]) -> ChangeRow:
+    m = dict(row._mapping)
+    m.pop("active_marker", None)
+    m["params"] = dict(m.get("params") or {})
+    return ChangeRow(**m)
