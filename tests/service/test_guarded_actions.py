@@ -209,7 +209,8 @@ async def test_expired_and_stale_proposals_are_refused(bot_factory: BotFactory, 
 
 
 def _patch_annotation(kubeconfig: Path, name: str) -> None:
-    from kubernetes import client, config as kconfig
+    from kubernetes import client
+    from kubernetes import config as kconfig
 
     api = kconfig.new_client_from_config(config_file=str(kubeconfig), context="sim")
     body = {"spec": {"template": {"metadata": {"annotations": {"touched": "yes"}}}}}
