@@ -25,6 +25,7 @@ from bot.config import Config
 from bot.executor import Executor
 from bot.guard import Guard, guard_settings
 from bot.incidents import IncidentWorker, WorkerSettings
+from bot.leader import Leader, should_elect
 from bot.metrics import Metrics
 from bot.services import SERVICES, Services
 from bot.settings import Settings
@@ -50,12 +51,14 @@ class AppOptions:
 
 BOLT: web.AppKey[AsyncApp] = web.AppKey("bolt", AsyncApp)
 WORKER: web.AppKey[IncidentWorker] = web.AppKey("worker", IncidentWorker)
+LEADER: web.AppKey[Leader] = web.AppKey("leader", Leader)
 
 
 def build_app(config: Config, settings: Settings, options: AppOptions | None = None) -> web.Application:
     options = options or AppOptions()
     app = web.Application(client_max_size=alerts.MAX_BODY + 64 * 1024)
     app.cleanup_ctx.append(_services(config, settings, options))
+    app.cleanup_ctx.append(_leader(config, settings))
     app.cleanup_ctx.append(_worker(options))
     if options.socket_mode:
         app.cleanup_ctx.append(_socket_mode(settings))
@@ -114,6 +117,27 @@ def _bolt(services: Services, client: AsyncWebClient, settings: Settings) -> Asy
     return bolt
 
 
+def _leader(config: Config, settings: Settings) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services = app[SERVICES]
+        elect = should_elect(config.leader_election, settings.database_url)
+        leader = Leader(
+            config.leader_election, elect=elect, on_change=lambda held: services.metrics.leader.set(int(held))
+        )
+        services.metrics.leader.set(int(leader.is_leader))
+        services.guard.is_leader = lambda: leader.is_leader
+        app[LEADER] = leader
+        stop = asyncio.Event()
+        task = asyncio.create_task(leader.run(stop), name="leader-election")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    return ctx
+
+
 def _worker(options: AppOptions) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
@@ -128,6 +152,7 @@ def _worker(options: AppOptions) -> CleanupCtx:
         services.wake_worker = worker.wake
         services.retriage = worker.retriage
         services.guard.retriage = worker.retriage
+        worker.after_pass = services.guard.resume_verifications
         app[WORKER] = worker
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop), name="incident-queue")

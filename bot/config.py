@@ -116,6 +116,18 @@ class Actions(_Strict):
     proposal_minutes: int = Field(15, ge=1, le=120, description="a remedy button / preview expires after this")
 
 
+class LeaderElection(_Strict):
+    """Which replica runs the singleton work (report scheduler, restart sampler, recovery checks)."""
+
+    enabled: bool | None = Field(None, description="None: elect when in a cluster and the database is shared")
+    namespace: str = Field("crashloop", description="where the Lease lives (the bot's own namespace)")
+    lease_name: str = Field("crashloop-bot-leader", description="name of the coordination.k8s.io/v1 Lease")
+    lease_seconds: float = Field(15, ge=2, le=300, description="a leader that stops renewing loses it after this")
+    renew_seconds: float = Field(5, gt=0, le=100, description="how often the leader renews (and others try)")
+    context: str | None = Field(None, description="kubeconfig context for the Lease; omitted = in-cluster")
+    kubeconfig: str | None = Field(None, description="kubeconfig file for the Lease")
+
+
 class Config(_Strict):
     """The whole crashloop.yaml."""
 
@@ -124,6 +136,7 @@ class Config(_Strict):
     limits: Limits = Field(default_factory=Limits)
     triage: Triage = Field(default_factory=Triage)
     actions: Actions = Field(default_factory=Actions)
+    leader_election: LeaderElection = Field(default_factory=LeaderElection)
 
     @field_validator("environments")
     @classmethod

@@ -96,7 +96,9 @@ class Guard:
         self.secret = signing_secret
         self.settings = settings or GuardSettings()
         self.retriage = retriage
+        self.is_leader: Callable[[], bool] = lambda: True  # recovery checks are singleton work (see bot.leader)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watching: set[str] = set()
 
     # --- 1 + 2: the proposal and who may act ----------------------------------------------------------------
 
@@ -332,7 +334,8 @@ class Guard:
             ),
             "Applied",
         )
-        self._spawn(self._verify(moved or change, target))
+        if self.is_leader():  # otherwise the leader picks it up from SQL (resume_verifications)
+            self._watch(moved or change)
         return Reply("Applied", msg.text_blocks(f"Applied: {sb.escape(change.summary or '')}. Watching for recovery."))
 
     async def _conflict(self, actor: Actor, change: ChangeRow) -> Reply:
@@ -437,6 +440,29 @@ class Guard:
             return f"Re-triage: {f.summary}"
         step = f.remedies[0].title if f.remedies else f.next_step
         return f"Re-triage now says: {f.summary} — next: {step}"
+
+    async def resume_verifications(self) -> int:
+        """On the leader: watch every change applied but not yet verified (by another replica, or before a crash)."""
+        if not self.is_leader():
+            return 0
+        pending = [c for c in await self.store.changes.in_state("verifying") if c.id not in self._watching]
+        for change in pending:
+            self._watch(change)
+        return len(pending)
+
+    def _watch(self, change: ChangeRow) -> None:
+        if change.id in self._watching:
+            return
+        self._watching.add(change.id)
+        target = Target(change.environment, change.kind, change.namespace, change.workload)
+
+        async def verify() -> None:
+            try:
+                await self._verify(change, target)
+            finally:
+                self._watching.discard(change.id)
+
+        self._spawn(verify())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

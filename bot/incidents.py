@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,7 +43,8 @@ class WorkerSettings:
     lease: timedelta = timedelta(seconds=120)
     poll_seconds: float = 2.0
     max_attempts: int = 10
-    retriage_seconds: float = 30.0
+    retriage_seconds: float = 30.0  # re-triage an open incident at most this often when nothing new fires
+    retriage_min_seconds: float = 5.0  # …and at most this often when new alerts fire
     update_interval: float = 2.0  # at most one chat.update of a root message per this many seconds (storms)
     concurrency: int = 4
 
@@ -69,6 +71,7 @@ class IncidentWorker:
         self._incident_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._last_update: dict[int, float] = {}
+        self.after_pass: Callable[[], Awaitable[Any]] | None = None  # e.g. resume recovery checks on the leader
 
     def wake(self) -> None:
         self._wake.set()
@@ -91,6 +94,8 @@ class IncidentWorker:
         rows = await self.store.claim_alerts(self.settings.batch, self.settings.lease)
         groups = await self._group(rows)
         await asyncio.gather(*(self._guarded(key, batch) for key, batch in groups.items()))
+        if self.after_pass is not None:
+            await self.after_pass()
         for incident in await self.store.incidents_to_sync(50):
             async with self._incident_locks[incident.key]:
                 await self.sync(incident)
@@ -198,7 +203,10 @@ class IncidentWorker:
             return True
         new_fingerprints = {r.alert.fingerprint for r in rows} - set(existing.firing)
         age = (datetime.now(UTC) - existing.last_triage_at).total_seconds()
-        return bool(new_fingerprints) or age >= self.settings.retriage_seconds
+        # a new alert is worth a fresh look, but not several per second when rules fire together
+        return (
+            bool(new_fingerprints) and age >= self.settings.retriage_min_seconds
+        ) or age >= self.settings.retriage_seconds
 
     async def _triage(self, env: str, namespace: str, name: str) -> tuple[TriageResult | None, str | None]:
         """Triage `name`; a pod that is gone by now (replaced since the alert fired) falls back to its workload."""
@@ -223,15 +231,17 @@ class IncidentWorker:
 
     def _counts(self, incident: IncidentRow, rows: list[AlertRow]) -> dict[str, Any]:
         firing = list(incident.firing)
+        fired = 0
         for row in rows:  # in arrival order: a later resolve clears, a later fire re-opens
             fp = row.alert.fingerprint
             if row.alert.status == "firing" and fp not in firing:
                 firing.append(fp)
+                fired += 1
             elif row.alert.status == "resolved" and fp in firing:
                 firing.remove(fp)
         names = list(dict.fromkeys([*incident.alertnames, *(r.alert.name for r in rows)]))
         values: dict[str, Any] = {
-            "alert_count": incident.alert_count + len(rows),
+            "alert_count": incident.alert_count + fired,  # alerts that started firing, not deliveries
             "firing": firing,
             "alertnames": names,
             "last_alert_at": max(r.received_at for r in rows),

@@ -269,6 +269,36 @@ class KubeWriter:
         self._reader._call(f"delete pod {namespace}/{name}", self.core.delete_namespaced_pod, name, namespace)
 
 
+class LeaseClient:
+    """The coordination.k8s.io/v1 Lease the replicas elect their leader with (get, create, update: nothing else)."""
+
+    def __init__(self, api: k8s_client.ApiClient, timeouts: Timeouts | None = None) -> None:
+        self._reader = KubeReader(api, timeouts)
+        self.coordination = k8s_client.CoordinationV1Api(api)
+
+    def get(self, namespace: str, name: str) -> KubeObject | None:
+        try:
+            return self._reader._json(
+                f"get lease {namespace}/{name}", self.coordination.read_namespaced_lease, name, namespace
+            )
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create(self, namespace: str, body: KubeObject) -> KubeObject:
+        name = body.get("metadata", {}).get("name")
+        return self._reader._json(
+            f"create lease {namespace}/{name}", self.coordination.create_namespaced_lease, namespace, body
+        )
+
+    def replace(self, namespace: str, name: str, body: KubeObject) -> KubeObject:
+        """PUT with the body's resourceVersion: 409 when another replica wrote first."""
+        return self._reader._json(
+            f"update lease {namespace}/{name}", self.coordination.replace_namespaced_lease, name, namespace, body
+        )
+
+
 def api_error(what: str, exc: ApiException) -> KubeError:
     """A KubeError from an ApiException, with the apiserver's own Status message when it sent one."""
     message = exc.reason or ""

@@ -31,7 +31,9 @@ def route(config: Config, target: Target) -> str:
             if env.cluster_label == target.cluster:
                 return name
     if len(config.environments) == 1:
-        return next(iter(config.environments))
+        name, env = next(iter(config.environments.items()))
+        if not (target.cluster and env.cluster_label and target.cluster != env.cluster_label):
+            return name  # the only environment, unless the alert says it is from another cluster
     labels = ", ".join(f"{n}={e.cluster_label}" for n, e in config.environments.items() if e.cluster_label)
     raise Unroutable(f"cluster {target.cluster!r} matches no environment's cluster_label ({labels})")
 

@@ -103,6 +103,13 @@ class ChangeStore:
             row = (await conn.execute(query)).first()
         return _row(row) if row else None
 
+    async def in_state(self, state: str, limit: int = 100) -> list[ChangeRow]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(changes).where(changes.c.state == state).order_by(changes.c.created_at).limit(limit)
+            )
+            return [_row(r) for r in rows]
+
     async def move(self, change_id: str, from_states: Iterable[str], to_state: str, **values: Any) -> ChangeRow | None:
         """Move the change from one of `from_states` to `to_state`; None when it was not in one of them."""
         values.update(state=to_state, updated_at=datetime.now(UTC))

@@ -246,3 +246,21 @@ async def test_full_log_is_attached_when_long(bot: Bot) -> None:
     assert (uploaded.channels, uploaded.thread_ts) == ([CHANNEL], root.ts)  # into the incident's thread
     assert root.metadata["event_payload"]["workload"] == "orders"
     assert json.dumps(root.blocks).count("```") == 2  # the message shows only the tail; the file has it all
+
+
+async def test_alert_from_another_cluster_is_not_posted_to_the_only_environment(bot: Bot) -> None:
+    pod = pods_of(bot.sim, "shop", "ledger-api")[0]
+    response = await bot.alerts(am_payload(am_alert("shop", pod, cluster="some-other-cluster")))
+    assert response.status == 202
+    await eventually(lambda: _count(bot, "unroutable"))
+    assert bot.roots() == []
+
+
+async def test_resolved_notifications_do_not_inflate_the_alert_count(bot: Bot) -> None:
+    pod = pods_of(bot.sim, "shop", "ledger-api")[0]
+    await bot.alerts(am_payload(am_alert("shop", pod)))
+    await eventually(bot.roots)
+    await bot.alerts(am_payload(am_alert("shop", pod, status="resolved"), status="resolved"))
+    await eventually(lambda: "Resolved after" in blocks_text(bot.roots()[0].blocks))
+    [incident] = await bot.services.store.list_incidents(status="resolved")
+    assert incident.alert_count == 1
