@@ -9,6 +9,7 @@ channel as a person would read it in Slack.
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,13 +21,19 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.app import AppOptions, build_app
-from bot.config import Access, Config, Environment
+from bot.config import Access, Actions, Config, Environment
 from bot.incidents import WorkerSettings
 from bot.render_text import render
 from bot.settings import Settings
 from bot.simcluster import SimCluster, load_scenarios
 from bot.slackstub import SlackStandIn
-from bot.slackstub.signing import FORM_CONTENT_TYPE, sign, slash_command_body
+from bot.slackstub.signing import (
+    FORM_CONTENT_TYPE,
+    block_actions_body,
+    sign,
+    slash_command_body,
+    view_submission_body,
+)
 from bot.triage import Triager
 from runbooks.model import BRANCH_TITLES
 
@@ -63,7 +70,9 @@ def _config(kubeconfig: Path) -> Config:
         require_approval=True,
     )
     return Config(
-        environments={"prod": prod}, access=Access(responders=["U0ONCALL1", "S0SRE0001"], viewers=["U0VIEWER1"])
+        environments={"prod": prod},
+        access=Access(responders=["U0ONCALL1", "S0SRE0001"], viewers=["U0VIEWER1"]),
+        actions=Actions(verify_timeout_seconds=30, verify_stable_seconds=1, verify_interval_seconds=0.5),
     )
 
 
@@ -116,6 +125,8 @@ async def _full_loop(
             await _send_alerts(http, url, sim, targets)
             await _wait_for_roots(slack, expected=3)
             await _slash_command(http, url, slack)
+            if "ledger-api" in {name for _, name in targets}:
+                await _guarded_bump(http, url, slack)
     finally:
         await runner.cleanup()
 
@@ -199,3 +210,68 @@ async def _slash_command(http: aiohttp.ClientSession, url: str, slack: SlackStan
     async with http.post(f"{url}/slack/events", data=body, headers=headers) as response:
         print(f"  /crashloop status prod (signed, by carol) → {response.status}")
     await _poll(lambda: any(p.url == response_url for p in slack.response_url_posts), 10)
+
+
+async def _signed(http: aiohttp.ClientSession, url: str, body: str) -> int:
+    headers = {**sign(SIGNING_SECRET, body), "Content-Type": FORM_CONTENT_TYPE}
+    async with http.post(f"{url}/slack/events", data=body, headers=headers) as response:
+        return response.status
+
+
+def _button(blocks: list[dict[str, Any]], action_id: str) -> str | None:
+    for block in blocks:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return str(element.get("value"))
+    return None
+
+
+async def _guarded_bump(http: aiohttp.ClientSession, url: str, slack: SlackStandIn) -> None:
+    """alice asks for Bump memory, sees the dry-run diff, confirms; bob approves; the bot verifies recovery."""
+    root = next(
+        m
+        for m in slack.channel_messages(CHANNEL)
+        if (m.metadata or {}).get("event_payload", {}).get("workload") == "ledger-api"
+    )
+    proposal = _button(root.blocks or [], "runbook.bump_memory")
+    if proposal is None:
+        return
+    body = block_actions_body(
+        "runbook.bump_memory",
+        proposal,
+        user_id="U0ONCALL1",
+        channel_id=CHANNEL,
+        message_ts=root.ts,
+        response_url=slack.mint_response_url(CHANNEL, user="U0ONCALL1"),
+        trigger_id="demo.trigger",
+    )
+    print(f"  alice clicks [ Bump memory ] → {await _signed(http, url, body)}")
+    await _poll(lambda: bool(slack.views), 10)
+    view = next(iter(slack.views.values()))
+    state = {"to": {"to": {"type": "plain_text_input", "value": "384Mi"}}}
+    print(
+        f"  alice submits the form (384Mi) → "
+        f"{await _signed(http, url, view_submission_body('remedy.form', view.private_metadata, state, 'U0ONCALL1'))}"
+    )
+    await _poll(lambda: any("Preview" in e.text for e in slack.ephemerals(CHANNEL, "U0ONCALL1")), 10)
+    preview = next(e for e in slack.ephemerals(CHANNEL, "U0ONCALL1") if "Preview" in e.text)
+    change = _button(preview.blocks or [], "change.confirm") or ""
+    confirm = block_actions_body(
+        "change.confirm",
+        change,
+        user_id="U0ONCALL1",
+        channel_id=CHANNEL,
+        response_url=slack.mint_response_url(CHANNEL, user="U0ONCALL1"),
+    )
+    print(f"  alice confirms the previewed change → {await _signed(http, url, confirm)}")
+    await _poll(lambda: any(_button(m.blocks or [], "change.approve") for m in slack.thread(CHANNEL, root.ts)), 10)
+    approve = block_actions_body(
+        "change.approve",
+        change,
+        user_id="U0ONCALL2",
+        channel_id=CHANNEL,
+        response_url=slack.mint_response_url(CHANNEL, user="U0ONCALL2"),
+    )
+    print(f"  bob (in @sre) approves → {await _signed(http, url, approve)}")
+    await _poll(lambda: any("Recovered" in json.dumps(m.blocks) for m in slack.thread(CHANNEL, root.ts)), 40)
+    await asyncio.sleep(1.0)

@@ -66,7 +66,10 @@ def root(incident: IncidentRow, now: datetime) -> dict[str, Any]:
             blocks.append(sb.section(f"~{sb.escape(incident.summary)}~"))
         text = f"Resolved: {where} after {_duration(incident.opened_at, incident.resolved_at or now)}"
     else:
-        blocks = [sb.header(f"🔴 CrashLoopBackOff · {where}"), sb.context(_status_line(incident, now))]
+        title = f"🔴 CrashLoopBackOff · {where}"
+        if (stored.get("metadata") or {}).get("branch") == "none":  # the last triage found it healthy
+            title = f"🟢 Healthy again · {where} (waiting for the alerts to resolve)"
+        blocks = [sb.header(title), sb.context(_status_line(incident, now))]
         blocks += list(stored.get("blocks") or [sb.section(sb.escape(incident.summary or "triage pending"))])
         text = stored.get("text") or f"CrashLoopBackOff: {where}"
     payload = dict(stored.get("metadata") or _bare_payload(incident))
