@@ -274,4 +274,4 @@ async def _guarded_bump(http: aiohttp.ClientSession, url: str, slack: SlackStand
     )
     print(f"  bob (in @sre) approves → {await _signed(http, url, approve)}")
     await _poll(lambda: any("Recovered" in json.dumps(m.blocks) for m in slack.thread(CHANNEL, root.ts)), 40)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(3.0)  # the re-triage after recovery updates the root message (at most every 2 s)
