@@ -187,10 +187,6 @@ class KubeReader:
         )
         return [str(i.get("metadata", {}).get("name")) for i in items]
 
-    def list_namespaces(self) -> list[str]:
-        items = self._items("list namespaces", self.core.list_namespace, _headers=_accept(_METADATA_LIST))
-        return [str(i.get("metadata", {}).get("name")) for i in items]
-
     # --- plumbing ----------------------------------------------------------------------------------------
 
     def _items(self, what: str, method: Any, *args: Any, **kwargs: Any) -> list[KubeObject]:

@@ -1,0 +1,304 @@
+"""The RBAC grants exactly what the code calls: no verb more, no verb less.
+
+The calls are derived from the code itself. `bot/k8s.py` is the only module that talks to the Kubernetes API;
+its classes are the adapters (KubeReader, KubeWriter, LeaseClient). For every method of an adapter, `ast` finds
+the Kubernetes client methods it references (any attribute named like a method of a `kubernetes.client.*Api`
+class); API_CALLS maps each to the RBAC it needs. A method whose name no module of bot/ or handlers/ references
+(dead code, today KubeReader.list_namespaces) is not counted; the match is by name, so a generic name such as
+LeaseClient.get always counts as used, which errs towards granting. Each adapter is granted through one role
+(ADAPTER_ROLES); the rendered role's rules, expanded to (apiGroup, resource, verb) triples, must equal the
+derived triples.
+
+When this test fails after a change to bot/k8s.py: add the new client method to API_CALLS, then grant (or stop
+granting) it in deploy/rbac/ with a comment naming the code path.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import os
+from typing import Any
+
+import kubernetes.client
+import pytest
+
+from bot.config import LeaderElection
+from tests.deploy.deploytools import (
+    DEPLOY,
+    NAMESPACE,
+    REPO,
+    SERVICE_ACCOUNT,
+    KubeObject,
+    find,
+    load_yaml,
+    one,
+    overlay,
+)
+
+Triple = tuple[str, str, str]  # (apiGroup, resource, verb)
+
+K8S_MODULE = REPO / "bot" / "k8s.py"
+# The code that may call the adapters: the service and its edges (not the simulated cluster or Slack stand-in).
+CALLER_ROOTS = (REPO / "bot", REPO / "handlers")
+NOT_CALLERS = (REPO / "bot" / "simcluster", REPO / "bot" / "slackstub")
+
+# Every Kubernetes client method bot/k8s.py references → the RBAC it needs. None: no RBAC rule is needed.
+API_CALLS: dict[str, Triple | None] = {
+    # core/v1
+    "read_namespaced_pod": ("", "pods", "get"),
+    "list_namespaced_pod": ("", "pods", "list"),
+    "create_namespaced_pod": ("", "pods", "create"),
+    "delete_namespaced_pod": ("", "pods", "delete"),
+    "read_namespaced_pod_log": ("", "pods/log", "get"),
+    "list_namespaced_event": ("", "events", "list"),
+    "read_namespaced_secret": ("", "secrets", "get"),
+    "read_namespaced_config_map": ("", "configmaps", "get"),
+    "read_namespaced_service_account": ("", "serviceaccounts", "get"),
+    "list_namespaced_service_account": ("", "serviceaccounts", "list"),
+    "list_namespace": ("", "namespaces", "list"),
+    # apps/v1
+    "read_namespaced_deployment": ("apps", "deployments", "get"),
+    "list_namespaced_deployment": ("apps", "deployments", "list"),
+    "patch_namespaced_deployment": ("apps", "deployments", "patch"),
+    "read_namespaced_stateful_set": ("apps", "statefulsets", "get"),
+    "list_namespaced_stateful_set": ("apps", "statefulsets", "list"),
+    "patch_namespaced_stateful_set": ("apps", "statefulsets", "patch"),
+    "read_namespaced_daemon_set": ("apps", "daemonsets", "get"),
+    "list_namespaced_daemon_set": ("apps", "daemonsets", "list"),
+    "patch_namespaced_daemon_set": ("apps", "daemonsets", "patch"),
+    "read_namespaced_replica_set": ("apps", "replicasets", "get"),
+    "list_namespaced_replica_set": ("apps", "replicasets", "list"),
+    "read_namespaced_controller_revision": ("apps", "controllerrevisions", "get"),
+    "list_namespaced_controller_revision": ("apps", "controllerrevisions", "list"),
+    # coordination.k8s.io/v1 (leader election)
+    "read_namespaced_lease": ("coordination.k8s.io", "leases", "get"),
+    "create_namespaced_lease": ("coordination.k8s.io", "leases", "create"),
+    "replace_namespaced_lease": ("coordination.k8s.io", "leases", "update"),
+    # GET /version: a non-resource URL every authenticated client may read (system:public-info-viewer).
+    "get_code": None,
+}
+
+# Which role grants each adapter's calls, and in which overlays that role exists.
+ADAPTER_ROLES = {
+    "KubeReader": "crashloop-bot-triage",
+    "KubeWriter": "crashloop-bot-actions",
+    "LeaseClient": "crashloop-bot-leader-election",
+}
+ROLE_OVERLAYS = {
+    "crashloop-bot-triage": {"single", "ha"},
+    "crashloop-bot-actions": {"single", "ha"},
+    # With SQLite the one replica is its own leader and never touches a Lease (see test below).
+    "crashloop-bot-leader-election": {"ha"},
+}
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+DANGEROUS_VERBS = {"escalate", "bind", "impersonate", "*"}
+DANGEROUS_SUBRESOURCES = {"pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "nodes/proxy"}
+
+
+def _client_api_methods() -> set[str]:
+    """Every method name of every `kubernetes.client.*Api` class: what counts as an API call in bot/k8s.py."""
+    names: set[str] = set()
+    for cls_name in dir(kubernetes.client):  # the package loads its classes lazily: vars() would miss them
+        cls = getattr(kubernetes.client, cls_name)
+        if cls_name.endswith("Api") and inspect.isclass(cls):
+            members = {n for n, _ in inspect.getmembers(cls, inspect.isfunction)}
+            # Generated operations come in pairs (`read_namespaced_pod` + `…_with_http_info`); helpers do not.
+            names |= {n for n in members if f"{n}_with_http_info" in members}
+    return names
+
+
+def _adapter_calls() -> dict[str, dict[str, set[str]]]:
+    """{adapter class: {method: {client methods it references}}} from bot/k8s.py's syntax tree."""
+    api_methods = _client_api_methods()
+    tree = ast.parse(K8S_MODULE.read_text(encoding="utf-8"))
+    result: dict[str, dict[str, set[str]]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            stray = {a.attr for a in ast.walk(node) if isinstance(a, ast.Attribute) and a.attr in api_methods}
+            assert not stray, f"bot/k8s.py: module-level {node.name}() calls {stray}: put it in an adapter class"
+        if not isinstance(node, ast.ClassDef):
+            continue
+        methods: dict[str, set[str]] = {}
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                calls = {a.attr for a in ast.walk(item) if isinstance(a, ast.Attribute) and a.attr in api_methods}
+                if calls:
+                    methods[item.name] = calls
+        if methods:
+            result[node.name] = methods
+    return result
+
+
+def _referenced_attributes() -> set[str]:
+    """Attribute names used anywhere in the bot's code (a method referenced nowhere is dead)."""
+    names: set[str] = set()
+    for root in CALLER_ROOTS:
+        for path in root.rglob("*.py"):
+            if any(path.is_relative_to(p) for p in NOT_CALLERS):
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    return names
+
+
+@functools.cache
+def derived_grants() -> dict[str, frozenset[Triple]]:
+    """{role name: the (apiGroup, resource, verb) triples the code needs through it}."""
+    adapters = _adapter_calls()
+    unknown_adapters = set(adapters) - set(ADAPTER_ROLES)
+    assert not unknown_adapters, f"bot/k8s.py: new adapter(s) {unknown_adapters}: map them to a role in ADAPTER_ROLES"
+    used = _referenced_attributes()
+    grants: dict[str, set[Triple]] = {role: set() for role in ADAPTER_ROLES.values()}
+    for adapter, methods in adapters.items():
+        for method, calls in methods.items():
+            if method not in used:
+                continue  # dead code: nothing calls it, so nothing is granted for it
+            unknown = calls - set(API_CALLS)
+            assert not unknown, f"{adapter}.{method} calls {unknown}: add them to API_CALLS and decide the grant"
+            grants[ADAPTER_ROLES[adapter]] |= {t for c in calls if (t := API_CALLS[c]) is not None}
+    return {role: frozenset(triples) for role, triples in grants.items()}
+
+
+def _rules_of(rendered: tuple[KubeObject, ...], name: str) -> list[dict[str, Any]]:
+    roles = find(rendered, "ClusterRole", name) + find(rendered, "Role", name)
+    assert len(roles) == 1, f"one role named {name}"
+    rules: list[dict[str, Any]] = roles[0].get("rules") or []
+    return rules
+
+
+def _triples(rules: list[dict[str, Any]]) -> set[Triple]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule.get("apiGroups", [])
+        for resource in rule.get("resources", [])
+        for verb in rule.get("verbs", [])
+    }
+
+
+def _bindings(rendered: tuple[KubeObject, ...]) -> list[KubeObject]:
+    return find(rendered, "RoleBinding") + find(rendered, "ClusterRoleBinding")
+
+
+# --- the derivation itself -------------------------------------------------------------------------------------
+
+
+def test_the_derivation_sees_the_calls_of_every_adapter() -> None:
+    """Guards the derivation: it finds known calls of each adapter (else the equality below proves nothing)."""
+    grants = derived_grants()
+    assert ("", "pods/log", "get") in grants["crashloop-bot-triage"]
+    assert ("apps", "deployments", "patch") in grants["crashloop-bot-actions"]
+    assert ("coordination.k8s.io", "leases", "update") in grants["crashloop-bot-leader-election"], (
+        "bot/k8s.py LeaseClient (leader election) is expected: replace_namespaced_lease → leases update"
+    )
+    # KubeReader.list_namespaces exists but nothing calls it: namespaces are not listed, so not granted.
+    assert ("", "namespaces", "list") not in grants["crashloop-bot-triage"]
+
+
+# --- no more, no less ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_OVERLAYS))
+def test_each_role_grants_exactly_what_its_adapter_calls(overlay_name: str, role: str) -> None:
+    rendered = overlay(overlay_name)
+    if overlay_name not in ROLE_OVERLAYS[role]:
+        assert not find(rendered, "Role", role)
+        assert not find(rendered, "ClusterRole", role)
+        return
+    granted, needed = _triples(_rules_of(rendered, role)), derived_grants()[role]
+    assert granted - needed == set(), f"{role} grants more than the code calls"
+    assert needed - granted == set(), f"{role} lacks what the code calls"
+
+
+def test_all_rbac_together_equals_all_derived_calls(rendered: tuple[KubeObject, ...], overlay_name: str) -> None:
+    roles = find(rendered, "ClusterRole") + find(rendered, "Role")
+    granted = set().union(*(_triples(r.get("rules") or []) for r in roles))
+    needed = set().union(*(g for role, g in derived_grants().items() if overlay_name in ROLE_OVERLAYS[role]))
+    assert granted == needed
+
+
+def test_every_rbac_object_belongs_to_the_bot_and_binds_only_its_service_account(
+    overlay_name: str, rendered: tuple[KubeObject, ...]
+) -> None:
+    role_names = {r["metadata"]["name"] for r in find(rendered, "ClusterRole") + find(rendered, "Role")}
+    assert role_names == {role for role, overlays in ROLE_OVERLAYS.items() if overlay_name in overlays}
+    for binding in _bindings(rendered):
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}]
+        assert binding["roleRef"]["name"] in role_names, "bindings reference only the bot's own roles"
+
+
+# --- what must never be granted --------------------------------------------------------------------------------
+
+
+def test_no_wildcards_exec_secret_listing_or_privilege_escalation(rendered: tuple[KubeObject, ...]) -> None:
+    for role in find(rendered, "ClusterRole") + find(rendered, "Role"):
+        name = role["metadata"]["name"]
+        assert "aggregationRule" not in role, name
+        for rule in role.get("rules") or []:
+            assert "nonResourceURLs" not in rule, name
+            groups, resources, verbs = rule.get("apiGroups", []), rule.get("resources", []), rule["verbs"]
+            assert "*" not in [*groups, *resources, *verbs], f"{name}: wildcard"
+            assert not any(r.endswith("/*") for r in resources), f"{name}: subresource wildcard"
+            assert not DANGEROUS_SUBRESOURCES & set(resources), f"{name}: {DANGEROUS_SUBRESOURCES & set(resources)}"
+            assert not DANGEROUS_VERBS & set(verbs), f"{name}: {DANGEROUS_VERBS & set(verbs)}"
+            assert "watch" not in verbs, f"{name}: the bot never watches"
+            if "secrets" in resources:
+                assert set(verbs) == {"get"}, f"{name}: secrets may only be read by name, never listed/watched"
+
+
+def test_no_cluster_wide_write(rendered: tuple[KubeObject, ...]) -> None:
+    for binding in find(rendered, "ClusterRoleBinding"):
+        role = binding["roleRef"]["name"]
+        verbs = {v for rule in _rules_of(rendered, role) for v in rule["verbs"]}
+        assert not verbs & WRITE_VERBS, f"ClusterRoleBinding {binding['metadata']['name']} grants {verbs & WRITE_VERBS}"
+
+
+def test_changes_are_granted_only_in_the_configured_namespaces(rendered: tuple[KubeObject, ...]) -> None:
+    config = load_yaml(DEPLOY / "base" / "crashloop.yaml")
+    configured = {ns for env in config["environments"].values() for ns in env["namespaces"]}
+    actions = [b for b in _bindings(rendered) if b["roleRef"]["name"] == "crashloop-bot-actions"]
+    assert all(b["kind"] == "RoleBinding" for b in actions)
+    assert {b["metadata"]["namespace"] for b in actions} == configured
+    assert len(actions) == len(configured)
+
+
+def test_the_lease_role_is_limited_to_the_configured_lease() -> None:
+    rendered = overlay("ha")
+    settings = load_yaml(DEPLOY / "base" / "crashloop.yaml")["leader_election"]
+    defaults = LeaderElection()
+    assert (settings["namespace"], settings["lease_name"]) == (defaults.namespace, defaults.lease_name)
+    role = one(rendered, "Role", "crashloop-bot-leader-election")
+    assert role["metadata"]["namespace"] == settings["namespace"]
+    binding = one(rendered, "RoleBinding", "crashloop-bot-leader-election")
+    assert binding["metadata"]["namespace"] == settings["namespace"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    for rule in role["rules"]:
+        if set(rule["verbs"]) == {"create"}:
+            assert "resourceNames" not in rule  # create cannot be restricted by name: the authorizer lacks it
+        else:
+            assert rule["resourceNames"] == [settings["lease_name"]], rule
+
+
+def test_single_replica_on_sqlite_never_elects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why `single` has no Lease role: in a cluster with SQLite the process is its own leader."""
+    from bot.leader import should_elect
+
+    monkeypatch.setitem(os.environ, "KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    assert should_elect(LeaderElection(), "sqlite+aiosqlite:////data/crashloop.db") is False
+    assert should_elect(LeaderElection(), "postgresql+asyncpg://crashloop@db:5432/crashloop") is True
+
+
+def test_all_rbac_lives_in_deploy_rbac() -> None:
+    """bot/executor.py's 403 message sends operators to deploy/rbac: no role or binding hides elsewhere."""
+    kinds = ("kind: ClusterRole\n", "kind: Role\n", "kind: RoleBinding\n", "kind: ClusterRoleBinding\n")
+    for path in DEPLOY.rglob("*.yaml"):
+        if path.is_relative_to(DEPLOY / "rbac"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not any(k in text for k in kinds), f"RBAC outside deploy/rbac: {path}"
