@@ -27,6 +27,8 @@ from bot.guard import Guard, guard_settings
 from bot.incidents import IncidentWorker, WorkerSettings
 from bot.leader import Leader, should_elect
 from bot.metrics import Metrics
+from bot.reports.lifecycle import reports_cleanup_ctx
+from bot.reports.service import ReportContext
 from bot.services import SERVICES, Services
 from bot.settings import Settings
 from bot.slack_out import SlackOut, make_client
@@ -60,6 +62,7 @@ def build_app(config: Config, settings: Settings, options: AppOptions | None = N
     app.cleanup_ctx.append(_services(config, settings, options))
     app.cleanup_ctx.append(_leader(config, settings))
     app.cleanup_ctx.append(_worker(options))
+    app.cleanup_ctx.append(reports_cleanup_ctx(_report_context))
     if options.socket_mode:
         app.cleanup_ctx.append(_socket_mode(settings))
     app.add_routes([*health.routes(), *alerts.routes(), web.post("/slack/events", _slack_events)])
@@ -136,6 +139,20 @@ def _leader(config: Config, settings: Settings) -> CleanupCtx:
             await task
 
     return ctx
+
+
+def _report_context(app: web.Application) -> ReportContext:
+    s, leader = app[SERVICES], app[LEADER]
+    return ReportContext(
+        config=s.config,
+        store=s.store,
+        audit=s.audit,
+        triager=s.triager,
+        slack=s.slack,
+        metrics=s.metrics,
+        reports=s.config.reports,
+        is_leader=lambda: leader.is_leader,
+    )
 
 
 def _worker(options: AppOptions) -> CleanupCtx:

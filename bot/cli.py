@@ -15,6 +15,7 @@ import click
 
 from bot.cli_actions import act_command
 from bot.cli_audit import audit_group
+from bot.cli_report import report_group
 from bot.config import Config, ConfigError, config_path, load_config
 from bot.k8s import KubeConfigError, KubeError
 from bot.locate import WorkloadNotFound
@@ -156,6 +157,7 @@ def db_upgrade() -> None:
 
 cli.add_command(audit_group)
 cli.add_command(act_command)
+cli.add_command(report_group)
 
 
 @cli.command()

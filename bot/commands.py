@@ -17,6 +17,8 @@ from bot.guard import Actor
 from bot.k8s import KubeConfigError, KubeError
 from bot.locate import WorkloadNotFound
 from bot.remedy_params import default_params, typed_params
+from bot.reports.render import report_blocks
+from bot.reports.service import build_report
 from bot.services import Services
 from runbooks.model import RemedyId
 
@@ -26,6 +28,7 @@ HELP = """*`/crashloop` — get a workload out of CrashLoopBackOff*
 • `/crashloop triage ENV WORKLOAD` — what is crashing, why (with the evidence) and the safe next step
 • `/crashloop status [ENV]` — open incidents
 • `/crashloop history ENV WORKLOAD` — what was done to it (the audit log)
+• `/crashloop hotspots [ENV] [--days N]` — which workloads keep crashing, and what was done about it
 • `/crashloop REMEDY ENV WORKLOAD [key=value …]` — preview a remedy (bump_memory, patch_probes, set_env, set_image,
   rollout_undo, rollout_restart, service_account, netcheck), then confirm;
   e.g. `/crashloop bump_memory prod api to=512Mi`
@@ -62,6 +65,8 @@ async def run(services: Services, user: str, text: str, channel: str | None = No
         return await status(services, user, args)
     if command == "history":
         return await history(services, user, args)
+    if command == "hotspots":
+        return await hotspots(services, user, args)
     if command in REMEDIES:
         return await remedy(services, user, command, args, channel)
     return error(f"/crashloop {text}", f"unknown command {command!r}. {HELP}")
@@ -196,3 +201,28 @@ async def remedy(services: Services, user: str, remedy_id: str, args: list[str],
     )
     reply = await services.guard.request(Actor(user), proposal.id, channel=channel)
     return Reply(reply.text, reply.blocks)
+
+
+async def hotspots(services: Services, user: str, args: list[str]) -> Reply:
+    """`/crashloop hotspots [ENV] [--days N]`: the restart-hotspot report, now, for the asker."""
+    tried = "/crashloop hotspots " + " ".join(args)
+    days, rest = None, list(args)
+    if "--days" in rest:
+        i = rest.index("--days")
+        if i + 1 >= len(rest) or not rest[i + 1].isdigit() or not 0 < int(rest[i + 1]) <= 90:
+            return error(tried, "`--days N` takes a number of days from 1 to 90")
+        days = int(rest.pop(i + 1))
+        rest.pop(i)
+    envs = rest or sorted(services.config.environments)
+    unknown = [e for e in envs if e not in services.config.environments]
+    if unknown or len(rest) > 1:
+        known = ", ".join(sorted(services.config.environments))
+        return error(tried, f"usage: `/crashloop hotspots [ENV] [--days N]`; configured: {known}")
+    blocks: list[dict[str, Any]] = []
+    for env in envs:
+        decision = await services.access.role(user, env)
+        if decision.role < Role.VIEWER:
+            return error(tried, f"you may not read the reports of {env}: {decision.why}")
+        report = await build_report(services.report_context(), env, days)
+        blocks.extend(report_blocks(report, chart_in_thread=False))
+    return Reply(f"Restart hotspots ({', '.join(envs)})", sb.limit_blocks(blocks))

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.reports.config import ReportsConfig
 from runbooks.model import Policy
 from runbooks.quantity import QuantityError, parse_bytes
 
@@ -137,6 +138,7 @@ class Config(_Strict):
     triage: Triage = Field(default_factory=Triage)
     actions: Actions = Field(default_factory=Actions)
     leader_election: LeaderElection = Field(default_factory=LeaderElection)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
     @field_validator("environments")
     @classmethod

@@ -17,6 +17,7 @@ from bot.audit import AuditLog
 from bot.config import Config
 from bot.guard import Guard
 from bot.metrics import Metrics
+from bot.reports.service import ReportContext
 from bot.settings import Settings
 from bot.slack_out import SlackOut
 from bot.store import Store
@@ -38,6 +39,18 @@ class Services:
     guard: Guard
     wake_worker: Callable[[], None] = field(default=lambda: None)
     retriage: Callable[[int], Awaitable[Any]] | None = None  # the incident queue's re-triage, once it runs
+
+    def report_context(self) -> ReportContext:
+        """What the hotspot report needs, from these services."""
+        return ReportContext(
+            config=self.config,
+            store=self.store,
+            audit=self.audit,
+            triager=self.triager,
+            slack=self.slack,
+            metrics=self.metrics,
+            reports=self.config.reports,
+        )
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)

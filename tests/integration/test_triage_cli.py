@@ -229,3 +229,12 @@ def test_invalid_config_names_the_key(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "environments.prod.require_aproval: unknown key" in result.output
     assert "limits.max_memory" in result.output
+
+
+def test_report_hotspots_prints_the_report(config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRASHLOOP_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    result = run(config_file, "report", "hotspots", "prod", "--days", "7")
+    assert result.exit_code == 0, result.output
+    assert "Restart hotspots · prod" in result.output
+    assert "No workload restarted more than 5 times in prod" in result.output
+    assert run(config_file, "report", "hotspots", "staging").exit_code == 2

@@ -138,3 +138,15 @@ async def test_rerun_by_a_stranger_is_refused(bot: Bot) -> None:
     [post] = await eventually(lambda: posts_to(bot, url))
     assert "Re-run triage of search" in post.body["text"]
     assert "not a viewer or responder" in post.body["text"]
+
+
+async def test_hotspots_command_reports_for_the_asker(bot: Bot) -> None:
+    body, url = command(bot, "hotspots prod --days 7", user="U0VIEWER1")
+    await bot.slack_request(body)
+    [post] = await eventually(lambda: posts_to(bot, url))
+    assert post.effect == "ephemeral"
+    assert "Restart hotspots" in json.dumps(post.body["blocks"], ensure_ascii=False)
+    body, url = command(bot, "hotspots prod --days 900", user="U0VIEWER1")
+    await bot.slack_request(body)
+    [post] = await eventually(lambda: posts_to(bot, url))
+    assert "`--days N` takes a number of days from 1 to 90" in post.body["text"]

@@ -1,0 +1,9 @@
+"""The weekly restart-hotspot report: which workloads keep crashing, is it getting better, what did we do about it.
+
+Modules, in the order data flows: `config` (the `reports:` section), `sampler` (restart counts from the cluster when
+there is no Prometheus), `prometheus` and `owndata` (the two data sources), `hotspots` (ranking and suggestions),
+`chart` and `render` (PNG, Block Kit, plain text), `service` (build and post, the one entry point), `schedule`
+(cron, exactly once per environment and period) and `lifecycle` (the aiohttp cleanup context).
+
+Nothing is imported here: `bot.config` imports `bot.reports.config`, and the rest imports `bot.config`.
+"""

@@ -1,0 +1,146 @@
+"""Composing the hotspot report: rank workloads by restarts, join what the bot knows, suggest what to do.
+
+Pure: takes restart counts (from Prometheus or the sampler), incident statistics and audit actions, returns a
+`HotspotReport`. A suggestion is made only where the evidence supports it: mostly OOM kills at a known limit (a
+`bump_memory` proposal, sized like the resources branch does: ×1.5 rounded up to 64Mi, capped by
+`limits.max_memory`), a dominant runbook branch, or restarts that rose with nothing done about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from bot.reports.model import Action, HotspotReport, Suggestion, Window, WorkloadRestarts, WorkloadStats
+from bot.reports.owndata import IncidentStats, Key
+from runbooks.model import Branch, Policy, RemedyId
+from runbooks.resources import bump_memory_remedy
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+MAX_SUGGESTIONS = 10
+MAX_TRIAGE_HINTS = 3
+TOPIC_MEMORY, TOPIC_BRANCH, TOPIC_TRIAGE = "memory", "branch", "triage"
+# What a dominant branch suggests, when no remedy fits better ({w}: the workload).
+BRANCH_ADVICE: dict[str, str] = {
+    Branch.PROBES: "{w}: most incidents were probe kills: give its startup/liveness probes more time",
+    Branch.APP_ENV: "{w}: most incidents were application errors at start-up: check its configuration and env",
+    Branch.IMAGE_CONFIG: "{w}: most incidents were image/command failures: consider rolling back the release",
+    Branch.RBAC_MOUNTS: "{w}: most incidents were permission or mount errors: check its service account and mounts",
+    Branch.NETWORKING_DEPS: "{w}: most incidents were unreachable dependencies: check them, or retry at start-up",
+}
+
+
+def compose(
+    environment: str,
+    window: Window,
+    restarts: Sequence[WorkloadRestarts],
+    incidents: dict[Key, IncidentStats],
+    actions: dict[Key, list[Action]],
+    *,
+    top: int,
+    threshold: int,
+    policy: Policy,
+    source: str,
+) -> HotspotReport:
+    """The report: the `top` workloads with more than `threshold` restarts, and suggestions for them."""
+    ranked = sorted(
+        (r for r in restarts if r.restarts > threshold),
+        key=lambda r: (-r.restarts, -(r.restarts - r.restarts_before), r.namespace, r.workload),
+    )[:top]
+    stats = [_stats(environment, r, incidents.get(r.key), actions.get(r.key, [])) for r in ranked]
+    suggestions = [s for st in stats for s in suggest(environment, st, policy)]
+    return HotspotReport(
+        environment=environment,
+        period_start=window.start,
+        period_end=window.end,
+        top=stats,
+        daily={st.label: daily_points(window, r) for st, r in zip(stats, ranked, strict=True)},
+        suggestions=_limited(suggestions),
+        threshold=threshold,
+        source=source,
+        timezone=window.timezone,
+        total_restarts=sum(r.restarts for r in restarts),
+        total_before=sum(r.restarts_before for r in restarts),
+    )
+
+
+def daily_points(window: Window, r: WorkloadRestarts) -> list[tuple[date, int]]:
+    """A workload's restarts per bucket, labelled with the bucket's local date."""
+    return list(zip(window.labels(), r.daily or (0,) * window.buckets, strict=True))
+
+
+def _limited(suggestions: list[Suggestion]) -> list[Suggestion]:
+    """At most MAX_SUGGESTIONS, of which at most MAX_TRIAGE_HINTS are plain "triage it" hints (they add up)."""
+    hints = [s for s in suggestions if s.topic == TOPIC_TRIAGE]
+    kept = [s for s in suggestions if s not in hints[MAX_TRIAGE_HINTS:]]
+    return kept[:MAX_SUGGESTIONS]
+
+
+def _stats(environment: str, r: WorkloadRestarts, inc: IncidentStats | None, actions: list[Action]) -> WorkloadStats:
+    return WorkloadStats(
+        environment=environment,
+        namespace=r.namespace,
+        workload=r.workload,
+        restarts=r.restarts,
+        restarts_before=r.restarts_before,
+        oom_kills=r.oom_kills,
+        memory_limit=r.memory_limit,
+        dominant_branch=inc.dominant_branch if inc else None,
+        incidents_opened=inc.opened if inc else 0,
+        mean_time_to_resolve=inc.mean_time_to_resolve if inc else None,
+        actions=list(actions),
+        kind=r.kind,
+        container=r.container,
+        oom_incidents=inc.oom if inc else 0,
+    )
+
+
+# --- suggestions ------------------------------------------------------------------------------------------------
+
+
+def suggest(environment: str, st: WorkloadStats, policy: Policy) -> list[Suggestion]:
+    """What the evidence about one workload supports (possibly nothing)."""
+    found = [memory_suggestion(st, policy), branch_suggestion(st), worsening_suggestion(environment, st)]
+    return [s for s in found if s is not None]
+
+
+def mostly_oom(st: WorkloadStats) -> bool:
+    """At least half of the restarts were OOM kills, or an incident of the period ended in OOMKilled."""
+    return (st.oom_kills > 0 and 2 * st.oom_kills >= st.restarts) or st.oom_incidents > 0
+
+
+def memory_suggestion(st: WorkloadStats, policy: Policy) -> Suggestion | None:
+    if not mostly_oom(st):
+        return None
+    what = f"was OOMKilled {st.oom_kills} times" if st.oom_kills else f"had {st.oom_incidents} OOMKilled incident(s)"
+    if not st.memory_limit or not st.container:
+        text = f"{st.workload} {what} without a memory limit: set a memory request and limit"
+        return Suggestion(st.namespace, st.workload, text, TOPIC_MEMORY, kind=st.kind)
+    remedy, note = bump_memory_remedy(st.container, {"memory": st.memory_limit}, {}, policy)
+    if remedy is None:
+        text = f"{st.workload} {what} at {st.memory_limit}: {note}"
+        return Suggestion(st.namespace, st.workload, text, TOPIC_MEMORY, kind=st.kind)
+    text = f"{st.workload} {what} at {st.memory_limit}: consider {remedy.params['to']}"
+    if st.kind not in WORKLOAD_KINDS:
+        return Suggestion(st.namespace, st.workload, text, TOPIC_MEMORY, kind=st.kind)
+    bump = str(RemedyId.BUMP_MEMORY)
+    return Suggestion(st.namespace, st.workload, text, TOPIC_MEMORY, st.kind, bump, dict(remedy.params))
+
+
+def branch_suggestion(st: WorkloadStats) -> Suggestion | None:
+    advice = BRANCH_ADVICE.get(st.dominant_branch or "")
+    if advice is None:
+        return None
+    return Suggestion(st.namespace, st.workload, advice.format(w=st.workload), TOPIC_BRANCH, kind=st.kind)
+
+
+def worsening_suggestion(environment: str, st: WorkloadStats) -> Suggestion | None:
+    """Restarts at least doubled and nothing was changed: someone should look."""
+    if st.actions or st.restarts < 2 * max(st.restarts_before, 1) or mostly_oom(st) or st.dominant_branch:
+        return None
+    before = f"up from {st.restarts_before}" if st.restarts_before else "none the period before"
+    text = (
+        f"{st.workload}: {st.restarts} restarts ({before}) and no change recorded: "
+        f"`/crashloop triage {environment} {st.workload}`"
+    )
+    return Suggestion(st.namespace, st.workload, text, TOPIC_TRIAGE, kind=st.kind)
