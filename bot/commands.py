@@ -178,6 +178,9 @@ async def remedy(services: Services, user: str, remedy_id: str, args: list[str],
         return error(
             tried, f"unknown environment `{env}`; configured: {', '.join(sorted(services.config.environments))}"
         )
+    decision = await services.access.role(user, env)  # before any cluster read on the asker's behalf
+    if decision.role < Role.RESPONDER:
+        return error(tried, f"you may not change workloads in {env}: {decision.why} (responders only)")
     try:
         result = await services.triager.triage(env, name)
     except WorkloadNotFound as exc:

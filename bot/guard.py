@@ -196,8 +196,8 @@ class Guard:
             raise _Refused(
                 not_allowed(exc) if exc.status == 403 else f"the dry run failed: {exc.short}: {exc.message}"
             ) from exc
-        except KubeConfigError as exc:
-            raise _Refused(str(exc)) from exc
+        except (KubeConfigError, KeyError, ValueError) as exc:
+            raise _Refused(f"cannot {proposal.remedy} on {t.namespace}/{t.name}: {exc}") from exc
         if proposal.generation is not None and preview.generation != proposal.generation:
             raise _Refused(
                 f"{t.namespace}/{t.name} changed since the triage (generation {proposal.generation} → "
@@ -212,7 +212,12 @@ class Guard:
         if isinstance(change, Reply):
             return change
         if actor.id != change.requested_by:
-            return refusal(f"only <@{change.requested_by}>, who asked for it, can confirm this change")
+            return await self._deny_change(
+                actor, change, f"only <@{change.requested_by}>, who asked for it, can confirm this change"
+            )
+        refused = await self._still_allowed(actor, change, "confirm")
+        if refused is not None:
+            return refused
         if self._approval_needed(change):
             moved = await self.store.changes.move(
                 change.id, ["previewed"], "awaiting_approval", expires_at=datetime.now(UTC) + self.settings.approval_ttl
@@ -233,9 +238,9 @@ class Guard:
         change = await self._current(change_id)
         if isinstance(change, Reply):
             return change
-        decision = await self.access.role(actor.id, change.environment)
-        if decision.role < Role.RESPONDER:
-            return await self._deny_change(actor, change, f"you may not approve: {decision.why} (responders only)")
+        refused = await self._still_allowed(actor, change, "approve")
+        if refused is not None:
+            return refused
         if actor.id == change.requested_by:
             return await self._deny_change(
                 actor, change, "self-approval is not allowed: a different responder must approve"
@@ -271,19 +276,33 @@ class Guard:
         if isinstance(change, Reply):
             return change
         if actor.id != change.requested_by:
-            return refusal(f"only <@{change.requested_by}> can cancel this change")
+            return await self._deny_change(actor, change, f"only <@{change.requested_by}> can cancel this change")
         moved = await self.store.changes.move(change.id, ["previewed", "awaiting_approval"], "cancelled")
         if moved is None:
             return refusal(f"this change is {change.state}; nothing to cancel")
         await self._audit(actor, "rejected", "ok", moved, detail="cancelled by the requester")
         return Reply("Cancelled", msg.text_blocks("Cancelled: nothing was changed."))
 
+    async def _still_allowed(self, actor: Actor, change: ChangeRow, step: str) -> Reply | None:
+        """Checked again at every step: read-only may have been switched on, a role may have been revoked."""
+        if self.config.limits.read_only:
+            moved = await self.store.changes.move(
+                change.id, ["previewed", "awaiting_approval"], "rejected", detail="read-only mode"
+            )
+            why = "the bot is in read-only mode (limits.read_only): nothing will be applied"
+            return await self._deny_change(actor, moved or change, why)
+        decision = await self.access.role(actor.id, change.environment)
+        if decision.role < Role.RESPONDER:
+            return await self._deny_change(actor, change, f"you may not {step}: {decision.why} (responders only)")
+        return None
+
     async def _current(self, change_id: str) -> ChangeRow | Reply:
         change = await self.store.changes.get(change_id)
         if change is None:
             return refusal("unknown change")
         if change.state in ("previewed", "awaiting_approval") and change.expires_at <= datetime.now(UTC):
-            await self.store.changes.move(change.id, [change.state], "expired")
+            if await self.store.changes.move(change.id, [change.state], "expired"):
+                await self._audit(Actor("bot", "crashloop-bot"), "rejected", "refused", change, detail="expired")
             return refusal(
                 f"this {change.state.replace('_', ' ')} change expired at {change.expires_at:%H:%M} UTC; "
                 "press Re-run triage"
@@ -292,11 +311,24 @@ class Guard:
 
     def _approval_needed(self, change: ChangeRow) -> bool:
         env = self.config.environments.get(change.environment)
-        return bool(env and env.require_approval) and change.remedy != "netcheck"
+        return bool(env and env.require_approval)
 
     # --- 5 + 6: apply and verify --------------------------------------------------------------------------
 
     async def _apply(self, actor: Actor, change: ChangeRow) -> Reply:
+        """Apply, and never leave the change in `applying`: any failure ends it as `failed`, audited."""
+        try:
+            return await self._apply_now(actor, change)
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                self._failed(actor, change, "interrupted while applying (shutdown): check the workload")
+            )
+            raise
+        except Exception as exc:
+            log.exception("applying change %s failed", change.id)
+            return await self._failed(actor, change, f"{type(exc).__name__}: {exc}")
+
+    async def _apply_now(self, actor: Actor, change: ChangeRow) -> Reply:
         target = Target(change.environment, change.kind, change.namespace, change.workload)
         if change.remedy == "netcheck":
             return await self._netcheck(actor, change, target)
@@ -317,9 +349,12 @@ class Guard:
         except KubeError as exc:
             if exc.status == 409 or (exc.status == 422 and "test" in exc.message.lower()):
                 return await self._conflict(actor, change)
-            return await self._failed(
-                actor, change, not_allowed(exc) if exc.status == 403 else f"{exc.short}: {exc.message}"
-            )
+            landed = await self._landed_anyway(target, change) if exc.status is None or exc.status >= 500 else None
+            if landed is None:
+                return await self._failed(
+                    actor, change, not_allowed(exc) if exc.status == 403 else f"{exc.short}: {exc.message}"
+                )
+            result = landed  # the answer was lost (timeout), but the patch reached the API server
         moved = await self.store.changes.move(change.id, ["applying"], "verifying")
         new_meta = result.get("metadata") or {}
         detail = f"applied: generation {new_meta.get('generation')}, resourceVersion {new_meta.get('resourceVersion')}"
@@ -338,6 +373,16 @@ class Guard:
             self._watch(moved or change)
         return Reply("Applied", msg.text_blocks(f"Applied: {sb.escape(change.summary or '')}. Watching for recovery."))
 
+    async def _landed_anyway(self, target: Target, change: ChangeRow) -> dict[str, Any] | None:
+        """After a timeout or a 5xx: the workload when its generation moved past the previewed one, else None."""
+        try:
+            obj, _ = await self.executor.read(target)
+        except (KubeError, KubeConfigError):
+            return None
+        generation = (obj.get("metadata") or {}).get("generation")
+        moved_on = change.generation is not None and isinstance(generation, int) and generation > change.generation
+        return obj if moved_on else None
+
     async def _conflict(self, actor: Actor, change: ChangeRow) -> Reply:
         """409: the workload moved under us. Re-read, preview again, ask again."""
         target = Target(change.environment, change.kind, change.namespace, change.workload)
@@ -345,8 +390,9 @@ class Guard:
             actor, "failed", "error", change, detail="409 Conflict: the workload changed; re-read and asked again"
         )
         try:
-            preview = await self.executor.preview(target, change.remedy, change.params)
-        except (KubeError, PlanError) as exc:
+            literal = unseal(self.secret, change.sealed_value) if change.sealed_value else None
+            preview = await self.executor.preview(target, change.remedy, _with_literal(change.params, literal))
+        except (KubeError, KubeConfigError, PlanError, SealError) as exc:
             return await self._failed(actor, change, f"after a conflict the preview failed: {exc}")
         moved = await self.store.changes.move(
             change.id,
@@ -364,8 +410,15 @@ class Guard:
                 ":warning: The workload changed while applying (409 Conflict). Nothing was applied. "
                 "Here is the new preview:"
             ),
-            *msg.preview(moved, False),
+            *msg.preview(moved, self._approval_needed(moved)),
         ]
+        if actor.id != moved.requested_by and moved.channel:  # the approver clicked: the requester confirms again
+            try:
+                await self.slack.ephemeral(moved.channel, moved.requested_by, "Confirm again", blocks)
+            except SlackSendError as exc:
+                log.warning("could not send the new preview of change %s: %s", moved.id, exc.error)
+            note = "The workload changed while applying (409): nothing applied; the requester has a new preview."
+            return Reply("Conflict", msg.text_blocks(note), ok=False)
         return Reply("Conflict: confirm again", blocks, ok=False)
 
     async def _failed(self, actor: Actor, change: ChangeRow, why: str) -> Reply:
@@ -413,13 +466,15 @@ class Guard:
             detail = f"could not watch the pods: {exc}"
         bot = Actor("bot", "crashloop-bot")
         if recovery is not None and recovery.recovered:
-            await self.store.changes.move(change.id, ["verifying"], "verified", detail=detail)
+            if await self.store.changes.move(change.id, ["verifying"], "verified", detail=detail) is None:
+                return  # another replica (a newer leader) already recorded the outcome
             await self._audit(bot, "verified", "ok", change, detail=detail)
             self.metrics.actions.labels(change.remedy, "verified").inc()
             pods = f"{recovery.ready}/{recovery.desired} pods Ready"
             text = f":large_green_circle: *Recovered* after {sb.escape(msg.title(change))}: {pods}, restarts stopped."
         else:
-            await self.store.changes.move(change.id, ["verifying"], "not_recovered", detail=detail)
+            if await self.store.changes.move(change.id, ["verifying"], "not_recovered", detail=detail) is None:
+                return
             await self._audit(bot, "not_recovered", "error", change, detail=detail)
             self.metrics.actions.labels(change.remedy, "not_recovered").inc()
             suggestion = await self._next_branch(change)
@@ -445,10 +500,25 @@ class Guard:
         """On the leader: watch every change applied but not yet verified (by another replica, or before a crash)."""
         if not self.is_leader():
             return 0
+        await self._settle_interrupted()
         pending = [c for c in await self.store.changes.in_state("verifying") if c.id not in self._watching]
         for change in pending:
             self._watch(change)
         return len(pending)
+
+    async def _settle_interrupted(self, after: timedelta = timedelta(minutes=5)) -> None:
+        """Changes left in `applying` by a replica that died mid-apply: applied (watch them) or failed."""
+        now = datetime.now(UTC)
+        for change in await self.store.changes.in_state("applying"):
+            if now - change.updated_at < after:
+                continue
+            target = Target(change.environment, change.kind, change.namespace, change.workload)
+            landed = await self._landed_anyway(target, change)
+            bot = Actor("bot", "crashloop-bot")
+            if landed is not None and await self.store.changes.move(change.id, ["applying"], "verifying"):
+                await self._audit(bot, "applied", "ok", change, detail="found applied after an interrupted apply")
+            elif await self.store.changes.move(change.id, ["applying"], "failed", detail="interrupted while applying"):
+                await self._audit(bot, "failed", "error", change, detail="interrupted while applying; not applied")
 
     def _watch(self, change: ChangeRow) -> None:
         if change.id in self._watching:
@@ -543,7 +613,11 @@ class _Refused(Exception):
 
 def _port(params: dict[str, Any]) -> int | None:
     port = params.get("port")
-    return int(port) if port not in (None, "") else None
+    if port in (None, ""):
+        return None
+    if not str(port).isdigit() or not 0 < int(port) < 65536:
+        raise PlanError(f"port {port!r} is not a number from 1 to 65535")
+    return int(port)
 
 
 def _with_literal(params: dict[str, Any], literal: str | None) -> dict[str, Any]:

@@ -49,6 +49,10 @@ class WorkerSettings:
     concurrency: int = 4
 
 
+class _PostedElsewhere(Exception):
+    """Another replica holds the claim to post this incident's root message."""
+
+
 class IncidentWorker:
     """Turns stored alerts into incidents and Slack threads."""
 
@@ -96,9 +100,11 @@ class IncidentWorker:
         await asyncio.gather(*(self._guarded(key, batch) for key, batch in groups.items()))
         if self.after_pass is not None:
             await self.after_pass()
-        for incident in await self.store.incidents_to_sync(50):
-            async with self._incident_locks[incident.key]:
-                await self.sync(incident)
+        for stale in await self.store.incidents_to_sync(50):
+            async with self._incident_locks[stale.key]:
+                incident = await self.store.get_incident(stale.id)  # as it is now, under the lock
+                if incident is not None and incident.needs_sync:
+                    await self.sync(incident)
         self.metrics.queue_depth.set(await self.store.count_alerts("pending"))
         return len(rows)
 
@@ -162,14 +168,21 @@ class IncidentWorker:
     ) -> IncidentRow:
         kind = result.evidence.workload.kind if result else None
         incident, created = await self.store.open_incident(env, namespace, workload, kind)
-        values = self._counts(incident, rows)
-        values.setdefault("channel", incident.channel or self.config.environment(env).channel)
+        told: dict[str, Any] = {}
         if result is not None:
-            values.update(await self._triage_values(incident, created, result, rows))
+            told = await self._triage_values(incident, created, result, rows)
         elif error is not None:
-            values.update(self._error_values(incident, error, rows))
-        values.update(needs_sync=1, sync_attempts=0, next_sync_at=None)
-        incident = await self.store.update_incident(incident.id, **values)
+            told = self._error_values(incident, error, rows)
+        new_replies = told.pop("new_replies", [])
+        channel = self.config.environment(env).channel
+
+        def compute(current: IncidentRow) -> dict[str, Any]:  # on the row as it is now, inside the transaction
+            values = {**self._counts(current, rows), **told, "channel": current.channel or channel}
+            values.update(pending_replies=[*current.pending_replies, *new_replies], needs_sync=1)
+            values.update(sync_attempts=0, next_sync_at=None)
+            return values
+
+        incident = await self.store.update_incident_atomic(incident.id, compute)
         await self.store.finish_alerts(
             [r.id for r in rows], state="processed", environment=env, incident_id=incident.id
         )
@@ -177,17 +190,23 @@ class IncidentWorker:
 
     async def retriage(self, incident_id: int) -> IncidentRow | None:
         """Triage an incident's workload again now and update its thread (the "Re-run triage" button)."""
-        incident = await self.store.get_incident(incident_id)
-        if incident is None:
+        first = await self.store.get_incident(incident_id)
+        if first is None:
             return None
-        async with self._incident_locks[incident.key]:
+        async with self._incident_locks[first.key]:
+            incident = await self.store.get_incident(incident_id) or first  # as it is now, under the lock
             result, error = await self._triage(incident.environment, incident.namespace, incident.workload)
-            values: dict[str, Any] = {"needs_sync": 1, "sync_attempts": 0, "next_sync_at": None}
             if result is not None:
-                values.update(await self._triage_values(incident, False, result, []))
+                told = await self._triage_values(incident, False, result, [])
             else:
-                values.update(self._error_values(incident, str(error), []))
-            incident = await self.store.update_incident(incident.id, **values)
+                told = self._error_values(incident, str(error), [])
+            new_replies = told.pop("new_replies", [])
+
+            def compute(current: IncidentRow) -> dict[str, Any]:
+                replies = [*current.pending_replies, *new_replies]
+                return {**told, "pending_replies": replies, "needs_sync": 1, "sync_attempts": 0, "next_sync_at": None}
+
+            incident = await self.store.update_incident_atomic(incident.id, compute)
             return await self.sync(incident)
 
     async def _open_incident_for(self, env: str, namespace: str, name: str) -> IncidentRow | None:
@@ -275,7 +294,7 @@ class IncidentWorker:
         focus = ev.focus
         term = (focus.last_termination or focus.terminated) if focus else None
         new_digest = incident_message.digest(finding, ev)
-        replies = list(incident.pending_replies)
+        replies: list[dict[str, Any]] = []
         if incident.finding_digest and new_digest != incident.finding_digest:
             replies.append({"text": incident_message.update_reply(incident.summary, finding)})
         log_excerpt = ev.focus_logs()
@@ -294,7 +313,7 @@ class IncidentWorker:
             "message": message,
             "finding_digest": new_digest,
             "last_triage_at": datetime.now(UTC),
-            "pending_replies": replies,
+            "new_replies": replies,
         }
 
     def _error_values(self, incident: IncidentRow, error: str, rows: list[AlertRow]) -> dict[str, Any]:
@@ -308,7 +327,7 @@ class IncidentWorker:
             values["message"] = {"blocks": blocks, "text": f"Could not triage {incident.workload}: {error[:200]}"}
             values["summary"] = f"could not triage: {error.splitlines()[0][:200]}"
         else:
-            values["pending_replies"] = [*incident.pending_replies, {"text": text}]
+            values["new_replies"] = [{"text": text}]
         return values
 
     async def sync(self, incident: IncidentRow) -> IncidentRow:
@@ -330,6 +349,8 @@ class IncidentWorker:
             while incident.pending_replies:
                 await self._reply(incident, incident.pending_replies[0])
                 incident = await self.store.update_incident(incident.id, pending_replies=incident.pending_replies[1:])
+        except _PostedElsewhere:
+            return await self.store.update_incident(incident.id, next_sync_at=datetime.now(UTC) + timedelta(seconds=2))
         except Exception as exc:  # Slack refused, or a bug: the incident stays marked for another attempt
             error = exc.error if isinstance(exc, SlackSendError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, SlackSendError):
@@ -356,7 +377,7 @@ class IncidentWorker:
             return incident
         claim = f"claim:{time.time():.0f}"
         if not await self.store.claim_root_post(incident.id, claim, stale=incident.root_ts):
-            return incident  # another replica is posting it
+            raise _PostedElsewhere  # another replica is posting it: try again once it has
         try:
             ts = await self.slack.post(channel, payload["text"], payload["blocks"], metadata=payload["metadata"])
         except SlackSendError:

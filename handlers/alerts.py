@@ -39,8 +39,13 @@ async def _read_body(request: web.Request) -> bytes | None:
     """The body, or None when it exceeds MAX_BODY (checked before and while reading)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return None
-    body = await request.content.read(MAX_BODY + 1)
-    return None if len(body) > MAX_BODY else body
+    body = bytearray()
+    while len(body) <= MAX_BODY:  # read() returns what has arrived so far, not the whole body
+        chunk = await request.content.read(MAX_BODY + 1 - len(body))
+        if not chunk:
+            break
+        body.extend(chunk)
+    return None if len(body) > MAX_BODY else bytes(body)
 
 
 async def intake(request: web.Request, source: str) -> web.Response:

@@ -75,14 +75,22 @@ class ChangeStore:
             "expires_at": now + ttl,
             **values,
         }
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(changes.insert().values(**row))
-        except IntegrityError:
-            existing = await self.active_for(values["environment"], values["namespace"], values["workload"])
-            if existing is None:
-                raise
-            raise ActiveChangeExists(existing) from None
+        for attempt in range(2):
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(changes.insert().values(**row))
+                break
+            except IntegrityError:
+                existing = await self.active_for(values["environment"], values["namespace"], values["workload"])
+                if existing is None and attempt == 0:
+                    continue
+                if existing is None:
+                    raise
+                # an abandoned preview or approval request does not hold the workload past its expiry
+                stale = existing.state in ("previewed", "awaiting_approval") and existing.expires_at <= now
+                if attempt == 0 and stale and await self.move(existing.id, [existing.state], "expired"):
+                    continue
+                raise ActiveChangeExists(existing) from None
         found = await self.get(row["id"])
         assert found is not None
         return found

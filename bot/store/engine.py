@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -195,6 +195,24 @@ class Store:
         if values.get("status") == "resolved":
             values["open_marker"] = None
         async with self.engine.begin() as conn:
+            await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+            row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
+        return _incident_row(row)
+
+    async def update_incident_atomic(
+        self, incident_id: int, compute: Callable[[IncidentRow], dict[str, Any]]
+    ) -> IncidentRow:
+        """Read-modify-write of an incident in one transaction (row-locked on PostgreSQL): replicas handling
+        alerts of the same incident cannot overwrite each other's counts, firing set or pending replies."""
+        async with self.engine.begin() as conn:
+            query = select(incidents).where(incidents.c.id == incident_id)
+            if self.dialect == "postgresql":
+                query = query.with_for_update()
+            current = _incident_row((await conn.execute(query)).one())
+            values = compute(current)
+            values.setdefault("updated_at", utcnow())
+            if values.get("status") == "resolved":
+                values["open_marker"] = None
             await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)

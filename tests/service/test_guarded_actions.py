@@ -397,3 +397,49 @@ async def test_audit_verify_catches_an_edit_behind_the_bots_back(bot_factory: Bo
     result = await audit.verify()
     assert not result.ok
     assert result.broken_seq == 1
+
+
+async def test_read_only_switched_on_stops_a_change_awaiting_approval(
+    bot_factory: BotFactory, kubeconfig: Path
+) -> None:
+    bot = await bot_factory(config=config(kubeconfig, approval=True))
+    root = await alert_for(bot, "shop", "web-app")
+    await click(bot, ALICE, "runbook.rollout_undo", button(root, "runbook.rollout_undo")["value"], root.ts)
+    preview = await told(bot, ALICE, "Preview")
+    await click(bot, ALICE, "change.confirm", change_id(preview, "change.confirm"))
+    request = await eventually(
+        lambda: next((m for m in bot.slack.thread(CHANNEL, root.ts) if "Approve" in json.dumps(m.blocks)), None)
+    )
+    bot.services.guard.config = config(kubeconfig, approval=True, read_only=True)  # the kill switch
+    await click(bot, BOB, "change.approve", change_id(request, "change.approve"))
+    assert "read-only mode" in (await told(bot, BOB, "read-only")).text
+    assert real_patches(bot.sim) == []
+
+
+async def test_an_abandoned_preview_does_not_hold_the_workload(bot_factory: BotFactory, kubeconfig: Path) -> None:
+    bot = await bot_factory(config=config(kubeconfig))
+    root = await alert_for(bot, "shop", "web-app")
+    await click(bot, ALICE, "runbook.rollout_undo", button(root, "runbook.rollout_undo")["value"], root.ts)
+    await told(bot, ALICE, "Preview")
+    async with bot.services.store.engine.begin() as conn:
+        await conn.execute(text("UPDATE changes SET expires_at = '2020-01-01 00:00:00'"))
+    url = bot.slack.mint_response_url(CHANNEL, user=BOB)
+    await bot.slack_request(
+        slash_command_body(text="rollout_restart prod web-app", user_id=BOB, response_url=url, channel_id=CHANNEL)
+    )
+    assert "Preview" in (await told(bot, BOB, "Preview")).text
+
+
+async def test_a_bad_port_is_refused_without_leaving_anything_half_done(
+    bot_factory: BotFactory, kubeconfig: Path
+) -> None:
+    bot = await bot_factory(config=config(kubeconfig))
+    await alert_for(bot, "payments", "orders")
+    url = bot.slack.mint_response_url(CHANNEL, user=ALICE)
+    await bot.slack_request(
+        slash_command_body(
+            text="netcheck prod orders host=orders-db port=abc", user_id=ALICE, response_url=url, channel_id=CHANNEL
+        )
+    )
+    assert "not a number from 1 to 65535" in (await told(bot, ALICE, "65535")).text
+    assert [a[:2] for a in await audit_actions(bot, "orders")] == [("requested", "ok"), ("denied", "refused")]

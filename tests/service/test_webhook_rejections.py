@@ -69,3 +69,22 @@ async def test_rejections_are_counted_by_reason(bot: Bot) -> None:
     metrics = await (await bot.client.get("/metrics")).text()
     assert 'crashloop_alerts_rejected_total{reason="unauthorized",source="alertmanager"} 1.0' in metrics
     assert 'crashloop_alerts_rejected_total{reason="invalid_schema",source="alertmanager"} 1.0' in metrics
+
+
+async def test_a_body_that_arrives_in_pieces_is_read_whole(bot: Bot) -> None:
+    import asyncio
+
+    alert = am_alert("shop", "ledger-api-5694797858-abcde")
+    alert["annotations"]["description"] = "x" * 200_000
+    raw = json.dumps(am_payload(alert)).encode()
+
+    async def slowly():  # type: ignore[no-untyped-def]
+        for i in range(0, len(raw), 50_000):
+            yield raw[i : i + 50_000]
+            await asyncio.sleep(0.05)
+
+    response = await bot.client.post(
+        "/alerts/alertmanager", data=slowly(), headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+    )
+    assert response.status == 202, await response.text()
+    assert await _stored(bot) == 1
