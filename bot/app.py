@@ -142,17 +142,9 @@ def _leader(config: Config, settings: Settings) -> CleanupCtx:
 
 
 def _report_context(app: web.Application) -> ReportContext:
-    s, leader = app[SERVICES], app[LEADER]
-    return ReportContext(
-        config=s.config,
-        store=s.store,
-        audit=s.audit,
-        triager=s.triager,
-        slack=s.slack,
-        metrics=s.metrics,
-        reports=s.config.reports,
-        is_leader=lambda: leader.is_leader,
-    )
+    context, leader = app[SERVICES].report_context(), app[LEADER]
+    context.is_leader = lambda: leader.is_leader  # the scheduler and the sampler are singleton work
+    return context
 
 
 def _worker(options: AppOptions) -> CleanupCtx:

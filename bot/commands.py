@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
+from bot import proposals
 from bot import slack_blocks as sb
 from bot.access import Role
 from bot.guard import Actor
@@ -92,21 +92,8 @@ async def triage(services: Services, user: str, args: list[str]) -> Reply:
         return error(tried, f"the cluster could not be read: {sb.escape(str(exc))}")
     ev, finding = result.evidence, result.finding
     services.metrics.triage_seconds.labels(env, "ok").observe(result.seconds)
-    buttons = []
-    for remedy in finding.remedies:
-        proposal = await services.store.add_proposal(
-            ttl=timedelta(minutes=services.config.actions.proposal_minutes),
-            incident_id=None,
-            environment=env,
-            namespace=ev.workload.namespace,
-            workload=ev.workload.name,
-            kind=ev.workload.kind,
-            remedy=str(remedy.id),
-            params=remedy.params,
-            resource_version=ev.workload.resource_version,
-            generation=ev.workload.generation,
-        )
-        buttons.append((remedy, proposal.id))
+    minutes = services.config.actions.proposal_minutes
+    buttons = await proposals.buttons(services.store, ev, finding.remedies, minutes=minutes)
     title = f"Triage · {ev.workload.namespace}/{ev.workload.name} ({env})"
     blocks = [
         sb.header(title),
@@ -190,18 +177,8 @@ async def remedy(services: Services, user: str, remedy_id: str, args: list[str],
     ev = result.evidence
     proposed = next((r for r in result.finding.remedies if str(r.id) == remedy_id), None)
     params = {**(proposed.params if proposed else default_params(ev, remedy_id)), **typed_params(overrides)}
-    proposal = await services.store.add_proposal(
-        ttl=timedelta(minutes=services.config.actions.proposal_minutes),
-        incident_id=None,
-        environment=env,
-        namespace=ev.workload.namespace,
-        workload=ev.workload.name,
-        kind=ev.workload.kind,
-        remedy=remedy_id,
-        params=params,
-        resource_version=ev.workload.resource_version,
-        generation=ev.workload.generation,
-    )
+    minutes = services.config.actions.proposal_minutes
+    proposal = await proposals.propose(services.store, ev, remedy_id, params, minutes=minutes)
     reply = await services.guard.request(Actor(user), proposal.id, channel=channel)
     return Reply(reply.text, reply.blocks)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import incident_message
+from bot import incident_message, proposals
 from bot.config import Config
 from bot.k8s import KubeConfigError, KubeError
 from bot.locate import WorkloadNotFound
@@ -273,21 +273,8 @@ class IncidentWorker:
         self, incident: IncidentRow, created: bool, result: TriageResult, rows: list[AlertRow]
     ) -> dict[str, Any]:
         ev, finding = result.evidence, result.finding
-        buttons = []
-        for remedy in finding.remedies:
-            proposal = await self.store.add_proposal(
-                ttl=timedelta(minutes=self.config.actions.proposal_minutes),
-                incident_id=incident.id,
-                environment=ev.environment,
-                namespace=ev.workload.namespace,
-                workload=ev.workload.name,
-                kind=ev.workload.kind,
-                remedy=str(remedy.id),
-                params=remedy.params,
-                resource_version=ev.workload.resource_version,
-                generation=ev.workload.generation,
-            )
-            buttons.append((remedy, proposal.id))
+        minutes = self.config.actions.proposal_minutes
+        buttons = await proposals.buttons(self.store, ev, finding.remedies, minutes=minutes, incident_id=incident.id)
         sample = next((r.alert.sample_log for r in reversed(rows) if r.alert.sample_log), None)
         read_only = self.config.limits.read_only
         message = incident_message.body(ev, finding, buttons, str(incident.id), read_only, sample)

@@ -23,6 +23,7 @@ from typing import Any
 from bot.config import LeaderElection
 from bot.k8s import KubeError, LeaseClient, connect
 from bot.kube_async import AsyncKube
+from bot.kube_parse import parse_time
 
 log = logging.getLogger("crashloop.leader")
 _MICRO = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -106,7 +107,7 @@ class Leader:
         holder = spec.get("holderIdentity") or ""
         if holder and holder != self.identity and not _expired(spec, now):
             return False
-        acquired = _parse(spec.get("acquireTime")) if holder == self.identity else now
+        acquired = parse_time(spec.get("acquireTime")) if holder == self.identity else now
         transitions = int(spec.get("leaseTransitions") or 0) + (0 if holder == self.identity else 1)
         body = self._body(now, acquired=acquired or now, transitions=transitions)
         body["metadata"]["resourceVersion"] = (lease.get("metadata") or {}).get("resourceVersion")
@@ -149,16 +150,7 @@ class Leader:
         }
 
 
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _expired(spec: dict[str, Any], now: datetime) -> bool:
-    renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
     duration = int(spec.get("leaseDurationSeconds") or 15)
     return renewed is None or now - renewed > timedelta(seconds=duration)
