@@ -325,7 +325,16 @@ class Guard:
             )
             raise
         except Exception as exc:
-            log.exception("applying change %s failed", change.id)
+            log.exception(
+                "applying change %s failed",
+                change.id,
+                extra={
+                    "incident_id": change.incident_id,
+                    "workload": change.workload,
+                    "remedy": change.remedy,
+                    "user": actor.id,
+                },
+            )
             return await self._failed(actor, change, f"{type(exc).__name__}: {exc}")
 
     async def _apply_now(self, actor: Actor, change: ChangeRow) -> Reply:

@@ -49,6 +49,16 @@ class WorkerSettings:
     concurrency: int = 4
 
 
+def _ctx(incident: IncidentRow) -> dict[str, Any]:
+    """Log context of an incident (bot.logs puts these fields on the JSON line)."""
+    return {
+        "incident_id": incident.id,
+        "environment": incident.environment,
+        "namespace": incident.namespace,
+        "workload": incident.workload,
+    }
+
+
 class _PostedElsewhere(Exception):
     """Another replica holds the claim to post this incident's root message."""
 
@@ -183,6 +193,7 @@ class IncidentWorker:
             return values
 
         incident = await self.store.update_incident_atomic(incident.id, compute)
+        log.info("%d alert(s) recorded on incident %s", len(rows), incident.id, extra=_ctx(incident))
         await self.store.finish_alerts(
             [r.id for r in rows], state="processed", environment=env, incident_id=incident.id
         )
@@ -341,10 +352,12 @@ class IncidentWorker:
         except Exception as exc:  # Slack refused, or a bug: the incident stays marked for another attempt
             error = exc.error if isinstance(exc, SlackSendError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, SlackSendError):
-                log.exception("bringing Slack up to date on incident %s failed", incident.id)
+                log.exception("bringing Slack up to date on incident %s failed", incident.id, extra=_ctx(incident))
             attempts = incident.sync_attempts + 1
             delay = timedelta(seconds=min(300, 2**attempts))
-            log.warning("Slack is behind on incident %s (%s); retry in %s", incident.id, error, delay)
+            log.warning(
+                "Slack is behind on incident %s (%s); retry in %s", incident.id, error, delay, extra=_ctx(incident)
+            )
             return await self.store.update_incident(
                 incident.id, slack_error=error, sync_attempts=attempts, next_sync_at=datetime.now(UTC) + delay
             )

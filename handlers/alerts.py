@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import uuid
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -49,6 +50,13 @@ async def _read_body(request: web.Request) -> bytes | None:
 
 
 async def intake(request: web.Request, source: str) -> web.Response:
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    response = await _intake(request, source, request_id)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+async def _intake(request: web.Request, source: str, request_id: str) -> web.Response:
     services = request.app[SERVICES]
     token = services.settings.crashloop_webhook_token
     if token is None or not _authorized(request, token.get_secret_value()):
@@ -66,13 +74,20 @@ async def intake(request: web.Request, source: str) -> web.Response:
     try:
         new, duplicates = await services.store.add_alerts(alerts)
     except StoreUnavailable as exc:
-        log.error("could not store %d alert(s): %s", len(alerts), exc)
+        log.error("could not store %d alert(s): %s", len(alerts), exc, extra={"request_id": request_id})
         return _reject(services, source, 503, "store_unavailable", "alerts could not be stored; retry")
     services.metrics.alerts_received.labels(source).inc(new)
     services.metrics.alerts_deduplicated.labels(source).inc(duplicates)
     if payload.truncatedAlerts:
         log.warning("%s truncated %d alert(s) from a delivery", source, payload.truncatedAlerts)
     services.wake_worker()
+    log.info(
+        "%s delivery: %d new, %d duplicate alert(s)",
+        source,
+        new,
+        duplicates,
+        extra={"request_id": request_id},
+    )
     return web.json_response({"accepted": new, "duplicates": duplicates}, status=202)
 
 
