@@ -39,6 +39,23 @@ BINARIES = {
 INSTALL_HINT = ".ci/run installs them (apt-get install --no-install-recommends prometheus prometheus-alertmanager)"
 
 
+@contextlib.contextmanager
+def serve_in_thread(app: web.Application, name: str) -> Iterator[int]:
+    """Serve `app` on a loopback port from an event loop of its own (a thread); yields the port."""
+    loop = LoopThread(name=name)
+    loop.start()
+    try:
+        runner = web.AppRunner(app, access_log=None)
+        loop.run(runner.setup())
+        try:
+            loop.run(web.TCPSite(runner, "127.0.0.1", 0).start())
+            yield int(runner.addresses[0][1])
+        finally:
+            loop.run(runner.cleanup())
+    finally:
+        loop.close()
+
+
 def missing_binaries() -> list[str]:
     """The binaries of the Prometheus/Alertmanager packages that are not installed here."""
     return [path for path in BINARIES.values() if not (Path(path).is_file() and shutil.which(path))]
@@ -163,19 +180,9 @@ class CrashLoopExposition:
         Not on the test's loop: there the bot's own work could delay an answer past the 1s scrape timeout, and a
         failed scrape makes the series stale, which resolves alerts the test expects to keep firing.
         """
-        loop = LoopThread(name="exposition")
-        loop.start()
-        try:
-            runner = web.AppRunner(self.app(), access_log=None)
-            loop.run(runner.setup())
-            try:
-                loop.run(web.TCPSite(runner, "127.0.0.1", 0).start())
-                self.port = int(runner.addresses[0][1])
-                yield self
-            finally:
-                loop.run(runner.cleanup())
-        finally:
-            loop.close()
+        with serve_in_thread(self.app(), "exposition") as port:
+            self.port = port
+            yield self
 
 
 # --- configuration files -----------------------------------------------------------------------------------------

@@ -25,8 +25,7 @@ from bot.reports.config import ReportsConfig
 from bot.reports.model import Window
 from bot.reports.prometheus import PrometheusClient, PrometheusError, prometheus_restarts
 from bot.reports.service import build_report
-from bot.slackstub.threaded import LoopThread
-from tests.e2e.promstack import BINARIES, INSTALL_HINT, Server, get_json, start_prometheus, write_yaml
+from tests.e2e.promstack import BINARIES, INSTALL_HINT, Server, get_json, serve_in_thread, start_prometheus, write_yaml
 from tests.reports.conftest import ENV, ContextFactory, reports_config
 
 PERIOD = timedelta(seconds=8)
@@ -192,19 +191,9 @@ class RestartExposition:
     @contextlib.contextmanager
     def served(self) -> Iterator[RestartExposition]:
         """On a loop of its own (a thread): the test's loop must not delay a scrape past its 1 s timeout."""
-        loop = LoopThread(name="restart-exposition")
-        loop.start()
-        try:
-            runner = web.AppRunner(self.app(), access_log=None)
-            loop.run(runner.setup())
-            try:
-                loop.run(web.TCPSite(runner, "127.0.0.1", 0).start())
-                self.port = int(runner.addresses[0][1])
-                yield self
-            finally:
-                loop.run(runner.cleanup())
-        finally:
-            loop.close()
+        with serve_in_thread(self.app(), "restart-exposition") as port:
+            self.port = port
+            yield self
 
 
 def _series(name: str, namespace: str, pod: str, value: float, **labels: str) -> str:
