@@ -287,13 +287,6 @@ class Evidence:
         return None
 
     @property
-    def focus_spec(self) -> ContainerSpec | None:
-        for spec in self.workload.containers:
-            if spec.name == self.focus_container:
-                return spec
-        return None
-
-    @property
     def restarts(self) -> int:
         return sum(p.restarts for p in self.pods)
 

@@ -13,9 +13,9 @@ from bot.store.migrate import upgrade
 from tests.databases import create_pg_database, drop_pg_database
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def pg_url() -> Iterator[str]:
-    """One fresh PostgreSQL database for the session (tables are reset per test by `store`)."""
+    """A fresh PostgreSQL database for one test (for what only PostgreSQL does, e.g. its triggers)."""
     url = asyncio.run(create_pg_database())
     yield url
     asyncio.run(drop_pg_database(url))
@@ -27,14 +27,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'crashloop.db'}"
         return
-    url = asyncio.run(create_pg_database())
-    yield url
-    asyncio.run(drop_pg_database(url))
+    yield request.getfixturevalue("pg_url")
+
+
+async def migrated(url: str) -> Store:
+    s = Store(url)
+    await upgrade(s.engine)
+    return s
 
 
 @pytest.fixture
 async def store(db_url: str) -> AsyncIterator[Store]:
-    s = Store(db_url)
-    await upgrade(s.engine)
+    s = await migrated(db_url)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def pg_store(pg_url: str) -> AsyncIterator[Store]:
+    s = await migrated(pg_url)
     yield s
     await s.close()

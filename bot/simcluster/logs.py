@@ -62,12 +62,6 @@ def select(lines: list[str], tail_lines: int | None, limit_bytes: int | None) ->
     return text
 
 
-def last_offset(template: str) -> float:
-    """Seconds between the instance's start and its last timestamped line (how long it ran, at least)."""
-    offsets = [float(m.group(1)) for m in _TIME.finditer(template)]
-    return max(offsets, default=0.0)
-
-
 def fill(template: str, values: Mapping[str, str]) -> str:
     """Replace `{pod}`-style placeholders (not times) in an event message or waiting message."""
     return _VARS.sub(lambda m: values.get(m.group(1), m.group(0)), template)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ApiError, missing
+from .errors import ApiError
 
 Args = Mapping[str, Any]
 
@@ -25,14 +25,6 @@ def opt_str(args: Args, name: str) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value if isinstance(value, str) else str(value)
-
-
-def req_str(args: Args, name: str, error: str = "invalid_arguments") -> str:
-    """A string argument that must be present; otherwise `error` (Slack's code for this method and field)."""
-    value = opt_str(args, name)
-    if value is None:
-        raise missing(name, error) if error == "invalid_arguments" else ApiError(error)
-    return value
 
 
 def flag(args: Args, name: str, default: bool = False) -> bool:

@@ -250,12 +250,6 @@ class Store:
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
         return _incident_row(row) if row else None
 
-    async def find_incident_by_message(self, channel: str, ts: str) -> IncidentRow | None:
-        async with self.engine.connect() as conn:
-            query = select(incidents).where(incidents.c.channel == channel, incidents.c.root_ts == ts)
-            row = (await conn.execute(query.order_by(incidents.c.id.desc()))).first()
-        return _incident_row(row) if row else None
-
     async def list_incidents(self, *, environment: str | None = None, status: str | None = "open") -> list[IncidentRow]:
         async with self.engine.connect() as conn:
             query = select(incidents).order_by(incidents.c.opened_at)

@@ -1,8 +1,9 @@
 """The whole alert path with real components: exposition → Prometheus → Alertmanager → the bot on a TCP port → Slack.
 
-Prometheus and Alertmanager are the Debian packages' binaries (`.ci/run` installs them); the tests skip when they
-are missing. Everything listens on 127.0.0.1 only. The subprocesses are stopped in teardown whatever happened, and
-when a test fails the tail of their logs (kept in the test's tmp_path) is added to the failure report.
+Prometheus and Alertmanager are the Debian packages' binaries (`.ci/run` installs them); the tests fail, naming
+them, when they are missing. Everything listens on 127.0.0.1 only. The subprocesses are stopped in teardown
+whatever happened, and when a test fails the tail of their logs (kept in the test's tmp_path) is added to the
+failure report.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def binaries() -> None:
     missing = missing_binaries()
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed; {INSTALL_HINT}")
+        pytest.fail(f"{', '.join(missing)} not installed; {INSTALL_HINT}")
 
 
 @pytest.fixture

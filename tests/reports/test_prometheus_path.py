@@ -38,7 +38,7 @@ RS = "ledger-api-5694797858"
 @pytest.fixture
 def prometheus_binary() -> None:
     if not Path(BINARIES["prometheus"]).is_file():
-        pytest.skip(f"prometheus ({BINARIES['prometheus']}) is not installed; {INSTALL_HINT}")
+        pytest.fail(f"prometheus ({BINARIES['prometheus']}) is not installed; {INSTALL_HINT}")
 
 
 class RestartExposition:

@@ -1037,7 +1037,7 @@ echo "$@" >> "$NC_CALLS"
 @pytest.fixture
 def run_script(tmp_path: Path) -> Any:
     if not (shutil.which("sh") and shutil.which("awk")):
-        pytest.skip("needs sh and awk")
+        pytest.fail("the netcheck script tests need `sh` and `awk` (Debian: dash, mawk)")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, text in (("nslookup", FAKE_NSLOOKUP), ("nc", FAKE_NC)):
