@@ -27,8 +27,8 @@ import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from bot.config import Config, Environment
-from bot.triage import Triager
+from bot.core.config import Config, Environment
+from bot.triage.run import Triager
 
 CASES = (  # (label, namespace, workload, replicas to scale to or None)
     ("ledger-api, 2 pods", "shop", "ledger-api", None),
@@ -67,7 +67,7 @@ def _apiserver(tmp: Path, latency: float) -> Iterator[Path]:
     command = [
         sys.executable,
         "-m",
-        "bot.simcluster",
+        "bot.devtools.simcluster",
         "--port",
         "0",
         "--kubeconfig",
@@ -97,8 +97,8 @@ def _calls(kubeconfig: Path) -> int:
 
 async def _round_trip(kubeconfig: Path, concurrent: int, runs: int) -> float:
     """Median time of `concurrent` simultaneous GETs: what one round trip to this apiserver costs by itself."""
-    from bot.k8s import KubeReader, connect
-    from bot.kube_async import AsyncKube
+    from bot.kube.client import KubeReader, connect
+    from bot.kube.concurrent import AsyncKube
 
     reader, kube = KubeReader(connect("sim", str(kubeconfig))), AsyncKube(timeout=10)
     samples = []

@@ -23,12 +23,12 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.app import AppOptions, build_app
-from bot.config import Config, Environment
-from bot.incidents import WorkerSettings
-from bot.services import SERVICES
-from bot.settings import Settings
-from bot.simcluster import SimCluster, load_scenarios
-from bot.slackstub import SlackStandIn
+from bot.core.config import Config, Environment
+from bot.core.settings import Settings
+from bot.devtools.simcluster import SimCluster, load_scenarios
+from bot.devtools.slackstub import SlackStandIn
+from bot.incidents.queue import WorkerSettings
+from bot.wiring import SERVICES
 from tests.databases import create_pg_database, drop_pg_database
 
 TOKEN = "bench-token"

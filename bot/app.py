@@ -19,22 +19,22 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import AccessControl
-from bot.audit import AuditLog
-from bot.config import Config
-from bot.executor import Executor
-from bot.guard import Guard, guard_settings
-from bot.incidents import IncidentWorker, WorkerSettings
-from bot.leader import Leader, should_elect
-from bot.metrics import Metrics
+from bot.core.config import Config
+from bot.core.metrics import Metrics
+from bot.core.settings import Settings
+from bot.guard.access import AccessControl
+from bot.guard.executor import Executor
+from bot.guard.flow import Guard, guard_settings
+from bot.incidents.queue import IncidentWorker, WorkerSettings
+from bot.kube.leader import Leader, should_elect
 from bot.reports.lifecycle import reports_cleanup_ctx
 from bot.reports.service import ReportContext
-from bot.services import SERVICES, Services
-from bot.settings import Settings
-from bot.slack_out import SlackOut, make_client
+from bot.slack.client import SlackOut, make_client
 from bot.store import Store
+from bot.store.audit import AuditLog
 from bot.store.migrate import upgrade
-from bot.triage import Triager
+from bot.triage.run import Triager
+from bot.wiring import SERVICES, Services
 from handlers import alerts, health, slack_actions, slack_commands
 
 log = logging.getLogger("crashloop.app")

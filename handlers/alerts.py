@@ -15,8 +15,8 @@ import uuid
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.services import SERVICES, Services
 from bot.store import StoreUnavailable
+from bot.wiring import SERVICES, Services
 from handlers import alert_payloads
 
 MAX_BODY = 1024 * 1024

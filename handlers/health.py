@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.services import SERVICES
+from bot.wiring import SERVICES
 
 log = logging.getLogger("crashloop.health")
 

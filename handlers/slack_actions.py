@@ -16,10 +16,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot import remedy_forms
-from bot.access import Role
-from bot.guard import Actor, Reply
-from bot.services import Services
+from bot.guard.access import Role
+from bot.guard.flow import Actor, Reply
+from bot.slack import remedy_forms
+from bot.wiring import Services
 
 
 def _actor(body: dict[str, Any]) -> Actor:

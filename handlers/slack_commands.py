@@ -10,8 +10,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot import commands
-from bot.services import Services
+from bot.slack import commands
+from bot.wiring import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -12,7 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import bot.audit  # noqa: F401  (defines audit_log on the store's metadata, for autogenerate)
+import bot.store.audit  # noqa: F401  (defines audit_log on the store's metadata, for autogenerate)
 from bot.store import report_rows  # noqa: F401  (defines restart_samples and report_runs, for autogenerate)
 from bot.store.schema import metadata
 

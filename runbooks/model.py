@@ -1,6 +1,6 @@
 """The domain's data: what the bot knows about a crash-looping workload and what it concludes.
 
-Evidence is gathered by `bot.evidence` from the cluster; classification (`runbooks.classify`) turns it into a
+Evidence is gathered by `bot.triage.evidence` from the cluster; classification (`runbooks.classify`) turns it into a
 Finding. Everything here is plain frozen data with no I/O so that the runbook logic can be tested with tables
 of hand-built evidence, and so that any sink (CLI text, JSON, Slack blocks) can render the same Finding.
 """

@@ -5,5 +5,5 @@ there is no Prometheus), `prometheus` and `owndata` (the two data sources), `hot
 `chart` and `render` (PNG, Block Kit, plain text), `service` (build and post, the one entry point), `schedule`
 (cron, exactly once per environment and period) and `lifecycle` (the aiohttp cleanup context).
 
-Nothing is imported here: `bot.config` imports `bot.reports.config`, and the rest imports `bot.config`.
+Nothing is imported here: `bot.core.config` imports `bot.core.report_settings`, and the rest imports `bot.core.config`.
 """

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.audit import AuditLog, AuditRecord
 from bot.reports.model import Action, Window, WorkloadRestarts
 from bot.reports.sampler import Increment, increments
+from bot.store.audit import AuditLog, AuditRecord
 from bot.store.report_rows import IncidentSummary, ReportStore, RestartSample
 
 OOM_KILLED = "OOMKilled"

@@ -1,4 +1,4 @@
-"""The hotspot report as a Slack message (Block Kit, through `bot.slack_blocks`) and as plain text for the CLI.
+"""The hotspot report as a Slack message (Block Kit, through `bot.slack.blocks`) and as plain text for the CLI.
 
 An empty report is still a report: "no workload restarted more than N times" tells the channel the week was quiet
 (and that the report is alive). Names from the cluster are escaped; nobody is @-mentioned (a weekly digest should
@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from bot import slack_blocks as sb
 from bot.reports.model import SOURCE_PROMETHEUS, Action, HotspotReport, Suggestion, WorkloadStats
+from bot.slack import blocks as sb
 from runbooks.model import BRANCH_TITLES, Branch
 
 BOT_ACTOR = "crashloop-bot"

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.config import Config
-from bot.k8s import KubeConfigError, KubeError, KubeObject
-from bot.kube_parse import owner, parse_time
+from bot.core.config import Config
+from bot.kube.client import KubeConfigError, KubeError, KubeObject
+from bot.kube.parse import owner, parse_time
 from bot.store.report_rows import ReportStore, RestartSample
-from bot.triage import Triager
+from bot.triage.run import Triager
 
 log = logging.getLogger("crashloop.reports.sampler")
 NETCHECK_LABEL = "crashloop.dev/netcheck"

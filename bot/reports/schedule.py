@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.reports.config import crontab_trigger
+from bot.core.report_settings import crontab_trigger
 from bot.reports.model import Window
 from bot.reports.service import (
     ReportContext,

@@ -1,6 +1,6 @@
 """The one entry point for the hotspot report: build it, post it. The app, the scheduler and the CLI call this.
 
-`ReportContext` holds what the report needs (not `bot.services.Services`, which would import the handlers' world
+`ReportContext` holds what the report needs (not `bot.wiring.Services`, which would import the handlers' world
 and make a cycle). Posting is two steps the scheduler records separately, so a retry after a crash does not post
 the message twice: the message (with a `bump_memory` button where a suggestion carries one), then the chart
 uploaded into its thread with files upload v2.
@@ -15,19 +15,19 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.audit import AuditLog
-from bot.config import Config
-from bot.metrics import Metrics
+from bot.core.config import Config
+from bot.core.metrics import Metrics
+from bot.core.report_settings import ReportsConfig
 from bot.reports import chart, render
-from bot.reports.config import ReportsConfig
 from bot.reports.hotspots import WORKLOAD_KINDS, compose
 from bot.reports.model import SOURCE_PROMETHEUS, SOURCE_SAMPLER, HotspotReport, Suggestion, Window
 from bot.reports.owndata import actions_taken, incident_stats, sampled_restarts
 from bot.reports.prometheus import prometheus_restarts
-from bot.slack_out import SlackOut, SlackSendError
+from bot.slack.client import SlackOut, SlackSendError
 from bot.store import Store
+from bot.store.audit import AuditLog
 from bot.store.report_rows import ReportStore
-from bot.triage import Triager
+from bot.triage.run import Triager
 
 UPLOAD_METHOD = "files.upload_v2"
 

@@ -1,4 +1,4 @@
-"""The audit log: append-only, hash-chained record of every step of a change (see bot/audit.py).
+"""The audit log: append-only, hash-chained record of every step of a change (see bot/store/audit.py).
 
 On PostgreSQL, triggers refuse UPDATE, DELETE and TRUNCATE of audit_log, so even a database user with write
 access cannot change the record without first disabling them (which the hash chain still exposes).

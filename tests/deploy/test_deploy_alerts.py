@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from bot.metrics import Metrics
+from bot.core.metrics import Metrics
 from tests.deploy.deploytools import DEPLOY, load_yaml, render, run, tool
 
 RUNBOOK_RULES = DEPLOY / "alerts" / "crashloop-rules.yaml"

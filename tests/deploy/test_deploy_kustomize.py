@@ -15,8 +15,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from bot.cli import cli
-from bot.config import load_config
+from bot.cli.main import cli
+from bot.core.config import load_config
 from tests.deploy.deploytools import (
     DEPLOY,
     NAMESPACE,
@@ -206,7 +206,7 @@ def test_secrets_are_referenced_and_mounted_as_files_never_inlined(
     secret = _volume(pod, _mount(container, SECRETS_DIR)["name"])["secret"]
     assert secret["secretName"] == "crashloop-bot"
     keys = {item["key"] for item in secret["items"]}
-    assert {item["path"] for item in secret["items"]} == keys  # files named like the variables (bot/settings.py)
+    assert {item["path"] for item in secret["items"]} == keys  # files named like the variables (bot/core/settings.py)
     expected = SECRET_KEYS | ({"CRASHLOOP_DATABASE_URL"} if overlay_name == "ha" else set())
     assert keys == expected
     assert _mount(container, SECRETS_DIR)["readOnly"] is True

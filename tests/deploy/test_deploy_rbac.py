@@ -1,6 +1,6 @@
 """The RBAC grants exactly what the code calls: no verb more, no verb less.
 
-The calls are derived from the code itself. `bot/k8s.py` is the only module that talks to the Kubernetes API;
+The calls are derived from the code itself. `bot/kube/client.py` is the only module that talks to the Kubernetes API;
 its classes are the adapters (KubeReader, KubeWriter, LeaseClient). For every method of an adapter, `ast` finds
 the Kubernetes client methods it references (any attribute named like a method of a `kubernetes.client.*Api`
 class); API_CALLS maps each to the RBAC it needs. A method whose name no module of bot/ or handlers/ references
@@ -9,7 +9,7 @@ LeaseClient.get always counts as used, which errs towards granting. Each adapter
 (ADAPTER_ROLES); the rendered role's rules, expanded to (apiGroup, resource, verb) triples, must equal the
 derived triples.
 
-When this test fails after a change to bot/k8s.py: add the new client method to API_CALLS, then grant (or stop
+When this test fails after a change to bot/kube/client.py: add the new client method to API_CALLS, then grant (or stop
 granting) it in deploy/rbac/ with a comment naming the code path.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from bot.config import LeaderElection
+from bot.core.config import LeaderElection
 from tests.deploy.deploytools import (
     DEPLOY,
     NAMESPACE,
@@ -39,12 +39,12 @@ from tests.deploy.deploytools import (
 
 Triple = tuple[str, str, str]  # (apiGroup, resource, verb)
 
-K8S_MODULE = REPO / "bot" / "k8s.py"
+K8S_MODULE = REPO / "bot" / "kube" / "client.py"
 # The code that may call the adapters: the service and its edges (not the simulated cluster or Slack stand-in).
 CALLER_ROOTS = (REPO / "bot", REPO / "handlers")
-NOT_CALLERS = (REPO / "bot" / "simcluster", REPO / "bot" / "slackstub")
+NOT_CALLERS = (REPO / "bot" / "devtools",)
 
-# Every Kubernetes client method bot/k8s.py references → the RBAC it needs. None: no RBAC rule is needed.
+# Every Kubernetes client method bot/kube/client.py references → the RBAC it needs. None: no RBAC rule is needed.
 API_CALLS: dict[str, Triple | None] = {
     # core/v1
     "read_namespaced_pod": ("", "pods", "get"),
@@ -98,7 +98,7 @@ DANGEROUS_SUBRESOURCES = {"pods/exec", "pods/attach", "pods/portforward", "pods/
 
 
 def _client_api_methods() -> set[str]:
-    """Every method name of every `kubernetes.client.*Api` class: what counts as an API call in bot/k8s.py."""
+    """Every method name of every `kubernetes.client.*Api` class: what counts as an API call in bot/kube/client.py."""
     names: set[str] = set()
     for cls_name in dir(kubernetes.client):  # the package loads its classes lazily: vars() would miss them
         cls = getattr(kubernetes.client, cls_name)
@@ -110,14 +110,14 @@ def _client_api_methods() -> set[str]:
 
 
 def _adapter_calls() -> dict[str, dict[str, set[str]]]:
-    """{adapter class: {method: {client methods it references}}} from bot/k8s.py's syntax tree."""
+    """{adapter class: {method: {client methods it references}}} from bot/kube/client.py's syntax tree."""
     api_methods = _client_api_methods()
     tree = ast.parse(K8S_MODULE.read_text(encoding="utf-8"))
     result: dict[str, dict[str, set[str]]] = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             stray = {a.attr for a in ast.walk(node) if isinstance(a, ast.Attribute) and a.attr in api_methods}
-            assert not stray, f"bot/k8s.py: module-level {node.name}() calls {stray}: put it in an adapter class"
+            assert not stray, f"bot/kube/client.py: module-level {node.name}() calls {stray}: use an adapter class"
         if not isinstance(node, ast.ClassDef):
             continue
         methods: dict[str, set[str]] = {}
@@ -148,7 +148,7 @@ def derived_grants() -> dict[str, frozenset[Triple]]:
     """{role name: the (apiGroup, resource, verb) triples the code needs through it}."""
     adapters = _adapter_calls()
     unknown_adapters = set(adapters) - set(ADAPTER_ROLES)
-    assert not unknown_adapters, f"bot/k8s.py: new adapter(s) {unknown_adapters}: map them to a role in ADAPTER_ROLES"
+    assert not unknown_adapters, f"bot/kube/client.py: new adapter(s) {unknown_adapters}: map them in ADAPTER_ROLES"
     used = _referenced_attributes()
     grants: dict[str, set[Triple]] = {role: set() for role in ADAPTER_ROLES.values()}
     for adapter, methods in adapters.items():
@@ -191,7 +191,7 @@ def test_the_derivation_sees_the_calls_of_every_adapter() -> None:
     assert ("", "pods/log", "get") in grants["crashloop-bot-triage"]
     assert ("apps", "deployments", "patch") in grants["crashloop-bot-actions"]
     assert ("coordination.k8s.io", "leases", "update") in grants["crashloop-bot-leader-election"], (
-        "bot/k8s.py LeaseClient (leader election) is expected: replace_namespaced_lease → leases update"
+        "bot/kube/client.py LeaseClient (leader election) is expected: replace_namespaced_lease → leases update"
     )
     # KubeReader.list_namespaces exists but nothing calls it: namespaces are not listed, so not granted.
     assert ("", "namespaces", "list") not in grants["crashloop-bot-triage"]
@@ -287,7 +287,7 @@ def test_the_lease_role_is_limited_to_the_configured_lease() -> None:
 
 def test_single_replica_on_sqlite_never_elects(monkeypatch: pytest.MonkeyPatch) -> None:
     """Why `single` has no Lease role: in a cluster with SQLite the process is its own leader."""
-    from bot.leader import should_elect
+    from bot.kube.leader import should_elect
 
     monkeypatch.setitem(os.environ, "KUBERNETES_SERVICE_HOST", "10.0.0.1")
     assert should_elect(LeaderElection(), "sqlite+aiosqlite:////data/crashloop.db") is False
@@ -295,7 +295,7 @@ def test_single_replica_on_sqlite_never_elects(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_all_rbac_lives_in_deploy_rbac() -> None:
-    """bot/executor.py's 403 message sends operators to deploy/rbac: no role or binding hides elsewhere."""
+    """bot/guard/executor.py's 403 message sends operators to deploy/rbac: no role or binding hides elsewhere."""
     kinds = ("kind: ClusterRole\n", "kind: Role\n", "kind: RoleBinding\n", "kind: ClusterRoleBinding\n")
     for path in DEPLOY.rglob("*.yaml"):
         if path.is_relative_to(DEPLOY / "rbac"):

@@ -17,11 +17,11 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.app import AppOptions, build_app
-from bot.incidents import WorkerSettings
-from bot.settings import Settings
-from bot.simcluster import SimCluster, load_scenarios
-from bot.simcluster.quantity import parse_quantity
-from bot.slackstub import SlackStandIn
+from bot.core.settings import Settings
+from bot.devtools.simcluster import SimCluster, load_scenarios
+from bot.devtools.simcluster.quantity import parse_quantity
+from bot.devtools.slackstub import SlackStandIn
+from bot.incidents.queue import WorkerSettings
 from tests.e2e.promstack import (
     INSTALL_HINT,
     CrashLoopExposition,

@@ -25,8 +25,8 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from bot.services import SERVICES, Services
-from bot.slackstub.threaded import LoopThread
+from bot.devtools.slackstub.threaded import LoopThread
+from bot.wiring import SERVICES, Services
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO / "deploy" / "alerts" / "crashloop-rules.yaml"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.slackstub import Message, SlackStandIn
+from bot.devtools.slackstub import Message, SlackStandIn
 from bot.store.rows import IncidentRow
 from tests.e2e.promstack import (
     CrashLoopExposition,

@@ -21,8 +21,8 @@ import aiohttp
 import pytest
 import yaml
 
-from bot.simcluster import SimCluster, load_scenarios
-from bot.slackstub import SlackStandIn
+from bot.devtools.simcluster import SimCluster, load_scenarios
+from bot.devtools.slackstub import SlackStandIn
 from tests.databases import create_pg_database, drop_pg_database
 
 TOKEN = "ha-webhook-token"
@@ -103,7 +103,7 @@ def replicas(
         command = [
             sys.executable,
             "-m",
-            "bot.cli",
+            "bot.cli.main",
             "--config",
             str(config),
             "serve",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.simcluster import SimCluster, load_scenarios
+from bot.devtools.simcluster import SimCluster, load_scenarios
 
 
 @pytest.fixture(scope="module")

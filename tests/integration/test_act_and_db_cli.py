@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from bot.cli import cli
-from bot.simcluster import SimCluster, load_scenarios
+from bot.cli.main import cli
+from bot.devtools.simcluster import SimCluster, load_scenarios
 
 
 @pytest.fixture

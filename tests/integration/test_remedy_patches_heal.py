@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from bot.remedy_patches import RESTARTED_AT, PatchPlan, plan, template_diff, template_of
-from bot.simcluster import SimCluster, load_scenarios
+from bot.devtools.simcluster import SimCluster, load_scenarios
+from bot.remedies.patches import RESTARTED_AT, PatchPlan, plan, template_diff, template_of
 
 JsonObj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.cli import cli
-from bot.simcluster import SimCluster
+from bot.cli.main import cli
+from bot.devtools.simcluster import SimCluster
 from tests.integration.conftest import write_config
 
 

@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 
-from bot.audit import AuditLog
-from bot.config import Config, Environment
-from bot.metrics import Metrics
-from bot.reports.config import HotspotsConfig, ReportsConfig, SamplerConfig
+from bot.core.config import Config, Environment
+from bot.core.metrics import Metrics
+from bot.core.report_settings import HotspotsConfig, ReportsConfig, SamplerConfig
+from bot.devtools.simcluster import SimCluster, load_scenarios
+from bot.devtools.slackstub import SlackStandIn
 from bot.reports.service import ReportContext
-from bot.simcluster import SimCluster, load_scenarios
-from bot.slack_out import SlackOut, make_client
-from bot.slackstub import SlackStandIn
+from bot.slack.client import SlackOut, make_client
 from bot.store import Store
+from bot.store.audit import AuditLog
 from bot.store.migrate import upgrade
 from bot.store.report_rows import RestartSample
-from bot.triage import Triager
+from bot.triage.run import Triager
 
 CHANNEL = "C0REPORTS"
 ENV = "prod"

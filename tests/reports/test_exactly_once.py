@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.reports.config import crontab_trigger
+from bot.core.report_settings import crontab_trigger
+from bot.devtools.slackstub import SlackStandIn
 from bot.reports.model import Window
 from bot.reports.schedule import HotspotScheduler, last_fire
-from bot.slackstub import SlackStandIn
 from tests.databases import create_pg_database, drop_pg_database
 from tests.reports.conftest import CHANNEL, ENV, ContextFactory, reports_config
 

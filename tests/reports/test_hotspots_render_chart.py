@@ -10,11 +10,11 @@ from typing import Any
 
 import matplotlib.image
 
+from bot.devtools.slackstub.blocks import block_problems
 from bot.reports import chart, render
 from bot.reports.hotspots import compose, memory_suggestion
 from bot.reports.model import Action, HotspotReport, Window, WorkloadRestarts, WorkloadStats
 from bot.reports.owndata import IncidentStats, Key
-from bot.slackstub.blocks import block_problems
 from runbooks.model import Policy
 from runbooks.quantity import parse_bytes
 from tests.reports.conftest import is_png

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.reports.config import HotspotsConfig, ReportsConfig, SamplerConfig
+from bot.core.report_settings import HotspotsConfig, ReportsConfig, SamplerConfig
+from bot.devtools.simcluster import SimCluster
 from bot.reports.lifecycle import REPORTS, reports_cleanup_ctx
 from bot.reports.service import ReportContext
-from bot.simcluster import SimCluster
 from tests.reports.conftest import ENV, ContextFactory, make_config
 
 

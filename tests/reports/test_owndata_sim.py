@@ -11,13 +11,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.audit import AuditEvent
+from bot.devtools.simcluster import SimCluster
+from bot.devtools.slackstub import SlackStandIn
+from bot.devtools.slackstub.blocks import block_problems
 from bot.reports.model import Window
 from bot.reports.sampler import RestartSampler
 from bot.reports.service import ReportContext, build_report, post_report
-from bot.simcluster import SimCluster
-from bot.slackstub import SlackStandIn
-from bot.slackstub.blocks import block_problems
+from bot.store.audit import AuditEvent
 from tests.reports.conftest import CHANNEL, ENV, ContextFactory, is_png, make_config
 
 PERIOD = timedelta(minutes=5)  # one restart per period per crash-looping container

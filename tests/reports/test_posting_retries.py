@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.devtools.slackstub import SlackStandIn
 from bot.reports.model import Window
 from bot.reports.schedule import HotspotScheduler
-from bot.slackstub import SlackStandIn
 from tests.reports.conftest import CHANNEL, ENV, ContextFactory, is_png, sample
 
 NOW = datetime(2026, 11, 16, 9, 0, 3, tzinfo=UTC)

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.reports.config import ReportsConfig
+from bot.core.report_settings import ReportsConfig
 from bot.reports.model import Window
 from bot.reports.prometheus import PrometheusClient, PrometheusError, prometheus_restarts
 from bot.reports.service import build_report

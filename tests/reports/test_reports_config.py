@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from bot.reports.config import HotspotsConfig, ReportsConfig, crontab_trigger
+from bot.core.report_settings import HotspotsConfig, ReportsConfig, crontab_trigger
 
 
 def test_defaults() -> None:

@@ -19,13 +19,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.app import WORKER, AppOptions, build_app
-from bot.config import Access, Config, Environment
-from bot.incidents import IncidentWorker, WorkerSettings
-from bot.services import SERVICES, Services
-from bot.settings import Settings
-from bot.simcluster import SimCluster, load_scenarios
-from bot.slackstub import SlackStandIn
-from bot.slackstub.signing import FORM_CONTENT_TYPE, sign
+from bot.core.config import Access, Config, Environment
+from bot.core.settings import Settings
+from bot.devtools.simcluster import SimCluster, load_scenarios
+from bot.devtools.slackstub import SlackStandIn
+from bot.devtools.slackstub.signing import FORM_CONTENT_TYPE, sign
+from bot.incidents.queue import IncidentWorker, WorkerSettings
+from bot.wiring import SERVICES, Services
 
 WEBHOOK_TOKEN = "whk-test-token-0123456789"
 SIGNING_SECRET = "signing-secret-for-tests"

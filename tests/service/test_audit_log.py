@@ -20,9 +20,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.audit import GENESIS, MASK, AuditEvent, AuditLog, VerifyResult, audit_log, record_to_json
-from bot.cli import cli
+from bot.cli.main import cli
 from bot.store import Store
+from bot.store.audit import GENESIS, MASK, AuditEvent, AuditLog, VerifyResult, audit_log, record_to_json
 from bot.store.engine import make_engine
 from bot.store.migrate import upgrade
 
@@ -427,7 +427,7 @@ def _ok(checked: int) -> VerifyResult:
 
 
 def documented_hash(row: Mapping[str, Any]) -> str:
-    """A row's hash as bot/audit.py documents it, computed independently of the bot's code."""
+    """A row's hash as bot/store/audit.py documents it, computed independently of the bot's code."""
     values = {column: value for column, value in row.items() if column not in ("prev_hash", "hash")}
     values["at"] = values["at"].astimezone(UTC).isoformat(timespec="microseconds")
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

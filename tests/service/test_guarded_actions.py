@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.audit import AuditLog
-from bot.config import Access, Config, Environment, Limits
-from bot.simcluster import SimCluster, load_scenarios
-from bot.slackstub.signing import block_actions_body, slash_command_body, view_submission_body
+from bot.core.config import Access, Config, Environment, Limits
+from bot.devtools.simcluster import SimCluster, load_scenarios
+from bot.devtools.slackstub.signing import block_actions_body, slash_command_body, view_submission_body
+from bot.store.audit import AuditLog
 from tests.service.conftest import CHANNEL, CLUSTER, Bot, BotFactory, am_alert, am_payload, eventually, pods_of
 
 ALICE, BOB, CAROL, MALLORY = "U0ONCALL1", "U0ONCALL2", "U0VIEWER1", "U0STRANGER"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.config import Config, Environment
+from bot.core.config import Config, Environment
 from tests.service.conftest import Bot, BotFactory
 
 

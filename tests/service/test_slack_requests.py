@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from bot.slackstub.signing import block_actions_body, slash_command_body
+from bot.devtools.slackstub.signing import block_actions_body, slash_command_body
 from tests.service.conftest import CHANNEL, Bot, am_alert, am_payload, eventually, pods_of
 
 

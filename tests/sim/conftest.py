@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client, config
 from simview import TOKEN, RawResponse, SimView, raw_request
 
-from bot.simcluster import Scenario, SimCluster, load_scenarios
+from bot.devtools.simcluster import Scenario, SimCluster, load_scenarios
 
 SEED = 7
 

@@ -8,7 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from bot.simcluster import SimCluster
+from bot.devtools.simcluster import SimCluster
 
 TOKEN = "sim-token"
 

@@ -7,7 +7,7 @@ from typing import Any
 from kubernetes import client
 from simview import SimView
 
-from bot.simcluster import SimCluster
+from bot.devtools.simcluster import SimCluster
 
 
 def workload(kind: str, name: str, image: str, **spec: Any) -> dict[str, Any]:

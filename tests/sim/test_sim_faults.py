@@ -13,7 +13,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from simview import SimView
 
-from bot.simcluster import SimCluster
+from bot.devtools.simcluster import SimCluster
 
 RBAC_DENIAL = (
     'pods "{pod}" is forbidden: User "system:serviceaccount:crashloop:crashloop-bot" cannot get resource '

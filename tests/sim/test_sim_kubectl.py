@@ -10,7 +10,7 @@ from pathlib import Path
 
 from simview import SimView
 
-from bot.simcluster import SimCluster
+from bot.devtools.simcluster import SimCluster
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -16,7 +16,7 @@ import yaml
 from kubernetes import client, watch
 from simview import raw_request
 
-from bot.simcluster import SimCluster, load_scenarios
+from bot.devtools.simcluster import SimCluster, load_scenarios
 
 
 def port_is_closed(port: int) -> bool:
@@ -75,7 +75,7 @@ def test_command_line_serves_until_sigterm(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "bot.simcluster",
+        "bot.devtools.simcluster",
         "--port",
         "0",
         "--kubeconfig",

@@ -11,8 +11,8 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 from simview import SimView
 
-from bot.simcluster import SimCluster
-from bot.simcluster.netcheck import MISSING_HOST, Network, check, fake_ip, ip_in_logs, reachable, resolve
+from bot.devtools.simcluster import SimCluster
+from bot.devtools.simcluster.netcheck import MISSING_HOST, Network, check, fake_ip, ip_in_logs, reachable, resolve
 
 
 def netcheck_pod(name: str, host: str, port: int | None = None, deadline: int = 30) -> dict[str, Any]:

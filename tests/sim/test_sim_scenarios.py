@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from simview import SimView
 
-from bot.simcluster import SimCluster, load_scenarios, scenario_names
+from bot.devtools.simcluster import SimCluster, load_scenarios, scenario_names
 
 REVISION = "deployment.kubernetes.io/revision"
 

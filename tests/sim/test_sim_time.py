@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from simview import SimView
 
-from bot.simcluster import SimCluster, load_scenarios
+from bot.devtools.simcluster import SimCluster, load_scenarios
 
 
 @pytest.fixture

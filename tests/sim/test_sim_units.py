@@ -7,13 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.simcluster import ScenarioError, load_scenario_file, load_scenarios
-from bot.simcluster.clock import go_duration, human_duration, parse_age
-from bot.simcluster.conditions import EnvSet, PodView, StartupBudgetAtLeast, parse_condition, startup_budget
-from bot.simcluster.errors import ApiError
-from bot.simcluster.patching import merge_patch, strategic_merge
-from bot.simcluster.quantity import parse_quantity
-from bot.simcluster.selectors import format_label_selector, labels_match, parse_field_selector, parse_label_selector
+from bot.devtools.simcluster import ScenarioError, load_scenario_file, load_scenarios
+from bot.devtools.simcluster.clock import go_duration, human_duration, parse_age
+from bot.devtools.simcluster.conditions import EnvSet, PodView, StartupBudgetAtLeast, parse_condition, startup_budget
+from bot.devtools.simcluster.errors import ApiError
+from bot.devtools.simcluster.patching import merge_patch, strategic_merge
+from bot.devtools.simcluster.quantity import parse_quantity
+from bot.devtools.simcluster.selectors import (
+    format_label_selector,
+    labels_match,
+    parse_field_selector,
+    parse_label_selector,
+)
 
 POD = {
     "containers": [

@@ -12,7 +12,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from simview import SimView
 
-from bot.simcluster import SimCluster
+from bot.devtools.simcluster import SimCluster
 
 
 def status_of(caught: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slackstub import SlackStandIn
+from bot.devtools.slackstub import SlackStandIn
 
 TOKEN = "xoxb-test"
 CHANNEL = "C0INCIDENTS"

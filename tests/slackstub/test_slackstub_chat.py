@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slackstub import SlackStandIn
+from bot.devtools.slackstub import SlackStandIn
 
 CHANNEL = "C0INCIDENTS"
 METADATA = {"event_type": "crashloop_incident", "event_payload": {"incident_id": "inc-42", "namespace": "shop"}}

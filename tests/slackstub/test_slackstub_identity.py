@@ -6,7 +6,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slackstub import SlackStandIn
+from bot.devtools.slackstub import SlackStandIn
 
 MODAL = {
     "type": "modal",

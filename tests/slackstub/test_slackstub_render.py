@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slackstub import SlackStandIn
-from bot.slackstub.mrkdwn import Names, readable
+from bot.devtools.slackstub import SlackStandIn
+from bot.devtools.slackstub.mrkdwn import Names, readable
 
 CHANNEL = "C0INCIDENTS"
 

@@ -8,7 +8,7 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.slackstub import SlackStandIn
+from bot.devtools.slackstub import SlackStandIn
 
 CHANNEL = "C0INCIDENTS"
 

@@ -16,8 +16,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slackstub import SlackStandIn
-from bot.slackstub.signing import (
+from bot.devtools.slackstub import SlackStandIn
+from bot.devtools.slackstub.signing import (
     block_actions_body,
     event_callback_body,
     sign,

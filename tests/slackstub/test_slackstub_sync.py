@@ -9,7 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slackstub import SlackStandIn
+from bot.devtools.slackstub import SlackStandIn
 
 CHANNEL = "C0INCIDENTS"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32

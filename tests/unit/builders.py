@@ -2,7 +2,7 @@
 
 The defaults describe one Deployment `shop/web` with one pod `web-7f9c6d5b8-x2x4q` (created from ReplicaSet
 `web-7f9c6d5b8`) whose only container `app` is crash-looping; every builder takes keyword overrides. The builders
-construct the model directly (never through `bot.kube_parse`) so that they do not depend on the code under test.
+construct the model directly (never through `bot.kube.parse`) so that they do not depend on the code under test.
 """
 
 from __future__ import annotations

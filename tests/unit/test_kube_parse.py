@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.kube_parse import (
+from bot.kube.parse import (
     REVISION_ANNOTATION,
     container_specs,
     diff_revisions,

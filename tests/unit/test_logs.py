@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.logs import JsonFormatter
+from bot.core.logs import JsonFormatter
 
 
 def _line(message: str, *args: object, **extra: object) -> dict[str, object]:

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from bot.remedy_patches import (
+from bot.devtools.simcluster.patching import apply_patch
+from bot.remedies.patches import (
     MASK,
     NETCHECK_IMAGE,
     NETCHECK_SCRIPT,
@@ -30,7 +31,6 @@ from bot.remedy_patches import (
     template_diff,
     template_of,
 )
-from bot.simcluster.patching import apply_patch
 
 JsonObj = dict[str, Any]
 UID = "5f0c1c2e-8e4b-4a51-9c47-0d1f3b0e9a11"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import slack_blocks as sb
+from bot.slack import blocks as sb
 
 
 def test_escape_defuses_mentions_and_markup() -> None:

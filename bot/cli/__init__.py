@@ -1,0 +1,1 @@
+"""The `crashloop` command line: click commands that render outcomes; they never re-implement a flow."""

@@ -1,0 +1,140 @@
+"""`crashloop audit`: read and verify the audit log from a terminal, without going through Slack.
+
+An auditor or an on-call engineer asks "what did the bot do to this workload?" (`audit list`) and "can I trust
+the answer?" (`audit verify`, exit 1 naming the first row that was edited or removed). The database is
+CRASHLOOP_DATABASE_URL; it is migrated first so a fresh database answers too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from bot.store.audit import AuditLog, AuditRecord, VerifyResult
+
+EXIT_BROKEN = 1
+DETAIL_WIDTH = 60
+RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+COLUMNS = ("AT", "ACTOR", "ACTION", "OUTCOME", "NAMESPACE/WORKLOAD", "REMEDY", "DETAIL")
+
+T = TypeVar("T")
+
+
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """--since: `30m`, `2h`, `7d` ago, or an ISO-8601 time (UTC when it names no zone)."""
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except (ValueError, OverflowError):
+        raise click.BadParameter(f"{value!r} is neither a duration like 30m, 2h, 7d nor an ISO-8601 time") from None
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """The time `value` names; ValueError when it names none."""
+    match = RELATIVE.match(value.strip())
+    if match:
+        return (now or datetime.now(UTC)) - timedelta(**{UNITS[match[2]]: int(match[1])})
+    parsed = datetime.fromisoformat(value.strip())
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit log of every change the bot proposed, refused or made."""
+
+
+@audit_group.command("list")
+@click.option("--workload", help="only this workload")
+@click.option("--environment", help="only this environment")
+@click.option("--since", callback=_since, help="only since then: 30m, 2h, 7d or an ISO-8601 time")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True, help="the newest N records")
+def audit_list(workload: str | None, environment: str | None, since: datetime | None, fmt: str, limit: int) -> None:
+    """Show audit records, oldest first."""
+
+    async def read(log: AuditLog) -> list[AuditRecord]:
+        return await log.list(environment=environment, workload=workload, since=since, limit=limit)
+
+    records = _run(read)
+    if fmt == "json":
+        from bot.store.audit import record_to_json
+
+        click.echo(json.dumps([record_to_json(r) for r in records], indent=2, ensure_ascii=False))
+    elif records:
+        click.echo(format_table(records))
+    else:
+        click.echo("no audit records match")
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 naming the first row that was edited or removed."""
+
+    async def check(log: AuditLog) -> VerifyResult:
+        return await log.verify()
+
+    result = _run(check)
+    if result.ok:
+        click.echo(f"audit log intact: {result.checked} rows")
+        return
+    click.echo(f"audit log broken: {result.reason}; the {result.checked} row(s) before it are intact")
+    sys.exit(EXIT_BROKEN)
+
+
+def format_table(records: list[AuditRecord]) -> str:
+    """Aligned columns, one record a line; long details are cut."""
+    rows = [COLUMNS, *(_table_row(r) for r in records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _table_row(r: AuditRecord) -> tuple[str, ...]:
+    e = r.event
+    actor = f"{e.actor_id} ({e.actor_name})" if e.actor_name else e.actor_id
+    return (
+        r.at.strftime("%Y-%m-%d %H:%M:%SZ"),
+        actor,
+        e.action,
+        e.outcome,
+        f"{e.namespace}/{e.workload}",
+        e.remedy or "-",
+        _truncate(e.detail or ""),
+    )
+
+
+def _truncate(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= DETAIL_WIDTH else flat[: DETAIL_WIDTH - 1] + "…"
+
+
+def _run(operation: Callable[[AuditLog], Awaitable[T]]) -> T:
+    """Run `operation` on the audit log of the configured (and migrated) database."""
+    from bot.core.settings import load_settings
+    from bot.store import Store, StoreUnavailable
+    from bot.store.audit import AuditLog
+    from bot.store.migrate import upgrade
+
+    async def run() -> T:
+        store = Store(load_settings().database_url)
+        try:
+            await upgrade(store.engine)
+            return await operation(AuditLog(store.engine))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except StoreUnavailable as exc:
+        click.echo(f"crashloop: {exc}", err=True)
+        sys.exit(EXIT_BROKEN)

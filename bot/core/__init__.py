@@ -1,0 +1,1 @@
+"""Config, settings, errors, logs, metrics and redaction: what every other package may use."""

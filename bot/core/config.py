@@ -1,0 +1,208 @@
+"""Configuration: `crashloop.yaml` (environments, access, limits) validated with clear errors.
+
+The file's path comes from `--config` or `CRASHLOOP_CONFIG`. Secrets never live in it: they come from env vars
+or files mounted in the pod (see `bot.secrets`). Unknown keys are errors, so a typo cannot silently disable a
+guard (e.g. `require_aproval: true`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.core.report_settings import ReportsConfig
+from runbooks.model import Policy
+from runbooks.quantity import QuantityError, parse_bytes
+
+CONFIG_ENV = "CRASHLOOP_CONFIG"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file, key and problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Environment(_Strict):
+    """One cluster (or part of one) that the bot watches, with its Slack channel."""
+
+    context: str | None = Field(None, description="kubeconfig context; omitted = in-cluster config")
+    kubeconfig: str | None = Field(None, description="kubeconfig file; default $KUBECONFIG or ~/.kube/config")
+    namespaces: list[str] = Field(min_length=1, description="where workloads live, searched in this order")
+    channel: str | None = Field(None, description="Slack channel id for this environment's incidents")
+    cluster_label: str | None = Field(None, description="alerts whose `cluster` label equals this belong here")
+    require_approval: bool = Field(False, description="changes need a second responder")
+    responders: list[str] = Field(default_factory=list, description="extra responders for this environment only")
+    viewers: list[str] = Field(default_factory=list, description="extra viewers for this environment only")
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, value: list[str]) -> list[str]:
+        bad = [n for n in value if not _DNS_LABEL.match(n)]
+        if bad:
+            raise ValueError(f"not valid namespace names: {', '.join(bad)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a namespace is listed twice")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not _CHANNEL.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (like C0123ABCD)")
+        return value
+
+    @field_validator("responders", "viewers")
+    @classmethod
+    def _principals(cls, value: list[str]) -> list[str]:
+        return _check_principals(value)
+
+
+class Access(_Strict):
+    """Who may do what, by Slack user id (U…/W…) or user-group id (S…)."""
+
+    responders: list[str] = Field(default_factory=list, description="may triage, request and approve changes")
+    viewers: list[str] = Field(default_factory=list, description="may triage and read")
+
+    @field_validator("responders", "viewers")
+    @classmethod
+    def _principals(cls, value: list[str]) -> list[str]:
+        return _check_principals(value)
+
+
+class Limits(_Strict):
+    """Bounds on what remedies may propose."""
+
+    max_memory: str = Field("4Gi", description="memory limit a bump_memory may not exceed")
+    read_only: bool = Field(False, description="disable every mutation")
+
+    @field_validator("max_memory")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        try:
+            parse_bytes(value)
+        except QuantityError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+
+class Triage(_Strict):
+    """How evidence is gathered."""
+
+    call_timeout_seconds: float = Field(5.0, gt=0, le=60, description="timeout of each Kubernetes API call")
+    log_tail_lines: int = Field(200, ge=1, le=5000, description="lines of `logs --previous` to read")
+    log_max_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024, description="byte cap on each log read")
+    max_pods: int = Field(5, ge=1, le=50, description="crashing pods whose logs and events are read")
+    fresh_release_minutes: int = Field(120, ge=1, description="a revision this young that crashes is rolled back first")
+
+
+class Actions(_Strict):
+    """How guarded remedies run."""
+
+    verify_timeout_seconds: float = Field(180, gt=0, le=3600, description="how long to watch for recovery")
+    verify_stable_seconds: float = Field(20, ge=0, le=600, description="restarts must stay flat this long")
+    verify_interval_seconds: float = Field(2, gt=0, le=60, description="how often the pods are looked at")
+    approval_minutes: int = Field(30, ge=1, le=24 * 60, description="an approval request expires after this")
+    proposal_minutes: int = Field(15, ge=1, le=120, description="a remedy button / preview expires after this")
+
+
+class LeaderElection(_Strict):
+    """Which replica runs the singleton work (report scheduler, restart sampler, recovery checks)."""
+
+    enabled: bool | None = Field(None, description="None: elect when in a cluster and the database is shared")
+    namespace: str = Field("crashloop", description="where the Lease lives (the bot's own namespace)")
+    lease_name: str = Field("crashloop-bot-leader", description="name of the coordination.k8s.io/v1 Lease")
+    lease_seconds: float = Field(15, ge=2, le=300, description="a leader that stops renewing loses it after this")
+    renew_seconds: float = Field(5, gt=0, le=100, description="how often the leader renews (and others try)")
+    context: str | None = Field(None, description="kubeconfig context for the Lease; omitted = in-cluster")
+    kubeconfig: str | None = Field(None, description="kubeconfig file for the Lease")
+
+
+class Config(_Strict):
+    """The whole crashloop.yaml."""
+
+    environments: Annotated[dict[str, Environment], Field(min_length=1)]
+    access: Access = Field(default_factory=Access)
+    limits: Limits = Field(default_factory=Limits)
+    triage: Triage = Field(default_factory=Triage)
+    actions: Actions = Field(default_factory=Actions)
+    leader_election: LeaderElection = Field(default_factory=LeaderElection)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+
+    @field_validator("environments")
+    @classmethod
+    def _env_names(cls, value: dict[str, Environment]) -> dict[str, Environment]:
+        bad = [n for n in value if not _ENV_NAME.match(n)]
+        if bad:
+            raise ValueError(f"environment names must be lowercase words: {', '.join(bad)}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> Config:
+        labels = [e.cluster_label for e in self.environments.values() if e.cluster_label]
+        if len(labels) != len(set(labels)):
+            raise ValueError("two environments share a cluster_label: alerts could not be routed")
+        return self
+
+    def environment(self, name: str) -> Environment:
+        try:
+            return self.environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.environments))
+            raise ConfigError(f"unknown environment {name!r}; configured: {known}") from None
+
+    def policy(self) -> Policy:
+        return Policy(
+            max_memory_bytes=parse_bytes(self.limits.max_memory),
+            fresh_release_window_seconds=self.triage.fresh_release_minutes * 60,
+        )
+
+
+def _check_principals(value: list[str]) -> list[str]:
+    bad = [p for p in value if not _PRINCIPAL.match(p)]
+    if bad:
+        raise ValueError(f"not Slack user/user-group ids (U…, W…, S…): {', '.join(bad)}")
+    return value
+
+
+def config_path(explicit: str | None) -> Path:
+    """The config file: --config, else $CRASHLOOP_CONFIG, else ./crashloop.yaml."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or "crashloop.yaml")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the file; every problem is reported as `file: key.path: message`."""
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (set --config or {CONFIG_ENV})") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with `environments:` at the top")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid configuration:\n" + format_errors(exc)) from None
+
+
+def format_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        lines.append(f"  - {where}: {message}")
+    return "\n".join(lines)
