@@ -1,4 +1,4 @@
-"""The report's chart: restarts per day of the top workloads, one line per workload, as PNG bytes.
+"""The report's chart: restarts per day of the listed workloads, one line per workload, as PNG bytes.
 
 Built on matplotlib's object API (`Figure` + the Agg canvas) rather than pyplot: no global figure state, no GUI
 backend, safe in a server that renders from several tasks, and nothing happens at import time.
@@ -34,7 +34,8 @@ def figure(report: HotspotReport) -> Figure:
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, axis="y", alpha=0.3)
-    ax.set_title(f"Restarts per day · {report.environment} · top {len(series)} workloads")
+    partial = " · partial data" if report.partial else ""
+    ax.set_title(f"Restarts per day · {report.environment} · {len(series)} workloads{partial}")
     if series:
         ax.legend(loc="best", fontsize="small", frameon=False)
     return fig

@@ -1,9 +1,11 @@
 """Composing the hotspot report: rank workloads by restarts, join what the bot knows, suggest what to do.
 
-Pure: takes restart counts (from Prometheus or the sampler), incident statistics and audit actions, returns a
-`HotspotReport`. A suggestion is made only where the evidence supports it: mostly OOM kills at a known limit (a
-`bump_memory` proposal, sized like the resources branch does: ×1.5 rounded up to 64Mi, capped by
-`limits.max_memory`), a dominant runbook branch, or restarts that rose with nothing done about them.
+Pure: takes restart counts (from Prometheus or the sampler), incident statistics, remedies applied and audit
+actions, returns a `HotspotReport`. A workload with an incident or a remedy applied in the period is always listed,
+whatever its restart count says (the count may not exist yet: the sampler only began). A suggestion is made only
+where the evidence supports it: mostly OOM kills at a known limit (a `bump_memory` proposal, sized like the
+resources branch does: ×1.5 rounded up to 64Mi, capped by `limits.max_memory`), a dominant runbook branch, or
+restarts that rose with nothing done about them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from bot.reports.model import Action, HotspotReport, Suggestion, Window, WorkloadRestarts, WorkloadStats
+from bot.reports.model import (
+    Action,
+    Coverage,
+    HotspotReport,
+    RemedyUse,
+    Suggestion,
+    Window,
+    WorkloadRestarts,
+    WorkloadStats,
+)
 from bot.reports.owndata import IncidentStats, Key
 from runbooks.model import Branch, Policy, RemedyId
 from runbooks.resources import bump_memory_remedy
@@ -41,27 +52,65 @@ def compose(
     threshold: int,
     policy: Policy,
     source: str,
+    remedies: dict[Key, list[RemedyUse]] | None = None,
+    coverage: Coverage | None = None,
 ) -> HotspotReport:
-    """The report: the `top` workloads with more than `threshold` restarts, and suggestions for them."""
+    """The report: the `top` workloads with more than `threshold` restarts, then every other workload with an
+    incident or a remedy applied in the period, and suggestions for them."""
+    remedies = remedies or {}
+    coverage = coverage or Coverage.history()
     ranked = sorted(
         (r for r in restarts if r.restarts > threshold),
         key=lambda r: (-r.restarts, -(r.restarts - r.restarts_before), r.namespace, r.workload),
     )[:top]
-    stats = [_stats(environment, r, incidents.get(r.key), actions.get(r.key, [])) for r in ranked]
-    suggestions = [s for st in stats for s in suggest(environment, st, policy)]
+    also = _also(restarts, ranked, incidents, remedies)
+    compared = coverage.covers(window.previous_start)
+
+    def stats(r: WorkloadRestarts) -> WorkloadStats:
+        return _stats(environment, r, incidents.get(r.key), actions.get(r.key, []), remedies.get(r.key, []))
+
+    top_stats, also_stats = [stats(r) for r in ranked], [stats(r) for r in also]
+    suggestions = [s for st in [*top_stats, *also_stats] for s in suggest(environment, st, policy, compared=compared)]
     return HotspotReport(
         environment=environment,
         period_start=window.start,
         period_end=window.end,
-        top=stats,
-        daily={st.label: daily_points(window, r) for st, r in zip(stats, ranked, strict=True)},
+        top=top_stats,
+        daily={
+            st.label: daily_points(window, r) for st, r in zip([*top_stats, *also_stats], [*ranked, *also], strict=True)
+        },
         suggestions=_limited(suggestions),
         threshold=threshold,
         source=source,
         timezone=window.timezone,
         total_restarts=sum(r.restarts for r in restarts),
         total_before=sum(r.restarts_before for r in restarts),
+        also=also_stats,
+        coverage=coverage,
     )
+
+
+def _also(
+    restarts: Sequence[WorkloadRestarts],
+    ranked: list[WorkloadRestarts],
+    incidents: dict[Key, IncidentStats],
+    remedies: dict[Key, list[RemedyUse]],
+) -> list[WorkloadRestarts]:
+    """Workloads not ranked that had an incident or a remedy in the period: open incidents first, then restarts."""
+    known = {r.key: r for r in restarts}
+    listed = {r.key for r in ranked}
+    keys = [k for k in dict.fromkeys([*incidents, *remedies]) if k not in listed]
+    rows = [known.get(k) or _no_restarts(k, incidents.get(k)) for k in keys]
+
+    def order(r: WorkloadRestarts) -> tuple[int, int, str, str]:
+        inc = incidents.get(r.key)
+        return (-(inc.still_open if inc else 0), -r.restarts, r.namespace, r.workload)
+
+    return sorted(rows, key=order)
+
+
+def _no_restarts(key: Key, inc: IncidentStats | None) -> WorkloadRestarts:
+    return WorkloadRestarts(key[0], key[1], inc.kind if inc else None, restarts=0, restarts_before=0)
 
 
 def daily_points(window: Window, r: WorkloadRestarts) -> list[tuple[date, int]]:
@@ -76,7 +125,13 @@ def _limited(suggestions: list[Suggestion]) -> list[Suggestion]:
     return kept[:MAX_SUGGESTIONS]
 
 
-def _stats(environment: str, r: WorkloadRestarts, inc: IncidentStats | None, actions: list[Action]) -> WorkloadStats:
+def _stats(
+    environment: str,
+    r: WorkloadRestarts,
+    inc: IncidentStats | None,
+    actions: list[Action],
+    remedies: list[RemedyUse],
+) -> WorkloadStats:
     return WorkloadStats(
         environment=environment,
         namespace=r.namespace,
@@ -89,18 +144,25 @@ def _stats(environment: str, r: WorkloadRestarts, inc: IncidentStats | None, act
         incidents_opened=inc.opened if inc else 0,
         mean_time_to_resolve=inc.mean_time_to_resolve if inc else None,
         actions=list(actions),
-        kind=r.kind,
+        kind=r.kind or (inc.kind if inc else None),
         container=r.container,
         oom_incidents=inc.oom if inc else 0,
+        incidents=max(inc.during, inc.opened) if inc else 0,
+        open_incidents=inc.still_open if inc else 0,
+        open_since=inc.open_since if inc else None,
+        remedies=list(remedies),
+        uncounted=r.uncounted,
     )
 
 
 # --- suggestions ------------------------------------------------------------------------------------------------
 
 
-def suggest(environment: str, st: WorkloadStats, policy: Policy) -> list[Suggestion]:
-    """What the evidence about one workload supports (possibly nothing)."""
-    found = [memory_suggestion(st, policy), branch_suggestion(st), worsening_suggestion(environment, st)]
+def suggest(environment: str, st: WorkloadStats, policy: Policy, *, compared: bool = True) -> list[Suggestion]:
+    """What the evidence about one workload supports (possibly nothing); "worse than before" only when the data
+    reaches back to the period before (`compared`)."""
+    worse = worsening_suggestion(environment, st) if compared else None
+    found = [memory_suggestion(st, policy), branch_suggestion(st), worse]
     return [s for s in found if s is not None]
 
 

@@ -2,7 +2,9 @@
 
 `Window` fixes the period once (its end, its length, the period before it, the day buckets) so every source counts
 the same time range. `WorkloadRestarts` is what a restart source (Prometheus or the sampler) says about a workload;
-`WorkloadStats` adds what the bot itself knows (incidents, audit rows); `HotspotReport` is the finished report.
+`Coverage` says how much of the period that source saw (the sampler only knows what happened since it began);
+`WorkloadStats` adds what the bot itself knows (incidents, remedies applied, audit rows); `HotspotReport` is the
+finished report.
 """
 
 from __future__ import annotations
@@ -98,10 +100,48 @@ class WorkloadRestarts:
     memory_limit: str | None = None  # of `container`, as a Kubernetes quantity
     container: str | None = None  # the container that restarted most (OOMKilled first)
     daily: tuple[int, ...] = ()  # restarts per bucket of the window
+    uncounted: int = 0  # restarts of pods older than the data, first seen in the period: when they happened is unknown
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.namespace, self.workload)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How far back the restart data reaches: Prometheus keeps history; the sampler knows only what it saw.
+
+    `since` is the sampler's first stored sample (None: none yet) and `samples` how many sweeps stored something;
+    `samples` is None for Prometheus, which covers any period.
+    """
+
+    since: datetime | None = None
+    samples: int | None = None
+
+    @classmethod
+    def history(cls) -> Coverage:
+        """A source with its own history (Prometheus)."""
+        return cls(None, None)
+
+    def covers(self, at: datetime) -> bool:
+        """Whether the data reaches back to `at`."""
+        return self.samples is None or (self.since is not None and self.since <= at)
+
+    @property
+    def nothing(self) -> bool:
+        return self.samples == 0
+
+
+class RemedyUse(NamedTuple):
+    """A remedy applied to a workload in the period: how often, and when last. More than once is a repeat."""
+
+    remedy: str
+    times: int
+    last_at: datetime
+
+    @property
+    def repeats(self) -> int:
+        return max(self.times - 1, 0)
 
 
 class Action(NamedTuple):
@@ -130,6 +170,15 @@ class WorkloadStats:
     kind: str | None = None
     container: str | None = None
     oom_incidents: int = 0  # incidents of the period whose stored reason is OOMKilled
+    incidents: int = 0  # incidents open at some time in the period (opened in it, or before and not yet resolved)
+    open_incidents: int = 0  # of those, still open at the end of the period
+    open_since: datetime | None = None  # when the oldest of those was opened
+    remedies: list[RemedyUse] = field(default_factory=list)
+    uncounted: int = 0  # see WorkloadRestarts.uncounted
+
+    @property
+    def remedy_repeats(self) -> int:
+        return sum(r.repeats for r in self.remedies)
 
     @property
     def label(self) -> str:
@@ -170,17 +219,40 @@ class HotspotReport:
     period_start: datetime
     period_end: datetime
     top: list[WorkloadStats]
-    daily: dict[str, list[tuple[date, int]]]  # by WorkloadStats.label, in the order of `top`
+    daily: dict[str, list[tuple[date, int]]]  # by WorkloadStats.label: `top`, then `also`
     suggestions: list[Suggestion]
     threshold: int
     source: str = SOURCE_SAMPLER
     timezone: str = "UTC"
     total_restarts: int = 0
     total_before: int = 0
+    also: list[WorkloadStats] = field(default_factory=list)  # not in `top`, but with incidents or remedies
+    coverage: Coverage = field(default_factory=Coverage.history)
 
     @property
     def empty(self) -> bool:
-        return not self.top
+        """Nothing to list: no hotspot, no incident, no remedy applied."""
+        return not self.top and not self.also
+
+    @property
+    def listed(self) -> list[WorkloadStats]:
+        return [*self.top, *self.also]
+
+    @property
+    def partial(self) -> bool:
+        """The restart data does not reach back to the start of the period."""
+        return not self.coverage.covers(self.period_start)
+
+    @property
+    def compared(self) -> bool:
+        """The restart data reaches back to the start of the period before (the change is meaningful)."""
+        return self.coverage.covers(self.period_start - (self.period_end - self.period_start))
+
+    @property
+    def drawable(self) -> bool:
+        """Some listed workload restarted in the period: the chart has a line to draw."""
+        return any(n for points in self.daily.values() for _, n in points)
 
     def series(self) -> list[DailySeries]:
-        return [DailySeries(label, points) for label, points in self.daily.items()]
+        """The chart's lines: listed workloads that restarted in the period, the top ones first."""
+        return [DailySeries(label, points) for label, points in self.daily.items() if any(n for _, n in points)]

@@ -4,7 +4,8 @@ Every `interval_seconds` it lists the pods of each environment's namespaces, res
 (Pod → ReplicaSet → Deployment by the `pod-template-hash` label; StatefulSet, DaemonSet and Job pods by their
 controller), and stores a container's restart count when it differs from the last one stored. Restarts over a
 period are then the sum of positive deltas; a drop (the counter reset: a new pod under the same name) counts the
-new value from 0, and a pod first seen after sampling began counts from 0 as well.
+new value from 0, and a pod first seen after sampling began counts from 0 as well. So does a pod created inside the
+report's period, even on the sampler's first sweep: every restart it shows happened after its creation.
 """
 
 from __future__ import annotations
@@ -30,10 +31,16 @@ PRUNE_EVERY = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class Increment:
-    """Restarts observed at one sample: `restarts` more than the sample before of the same container."""
+    """Restarts observed at one sample: `restarts` more than the sample before of the same container.
+
+    A container counted from its pod's birth restarted somewhere between `since` (the pod's creation) and the
+    sample; the report spreads those evenly. Other increments are placed at the sample (the sampler runs every few
+    minutes, so that is when they happened, give or take an interval).
+    """
 
     sample: RestartSample
     restarts: int
+    since: datetime | None = None
 
     @property
     def oom(self) -> bool:
@@ -114,30 +121,39 @@ def changed(sample: RestartSample, previous: RestartSample | None) -> bool:
 # --- samples → restarts (pure) --------------------------------------------------------------------------------
 
 
-def increments(series: Sequence[RestartSample], sampling_since: datetime | None) -> list[Increment]:
+def increments(series: Sequence[RestartSample], counted_since: datetime | None) -> list[Increment]:
     """The restarts each sample of one container adds (oldest first); counter resets and new pods handled.
 
-    The first sample of a container is its baseline, unless its pod was created after `sampling_since` (the
-    sampler's first sample): then every restart it shows happened since, and counts. A count lower than the one
-    before (or a new pod under the same name) is a reset: the new value counts from 0.
+    The first sample of a container is its baseline, unless its pod was created after `counted_since` (the
+    sampler's first sample, or the start of the period the caller counts): then every restart it shows happened
+    since the pod's creation, and counts. A count lower than the one before (or a new pod under the same name) is
+    a reset: the new value counts from 0.
     """
     out: list[Increment] = []
     previous: RestartSample | None = None
     for sample in sorted(series, key=lambda s: s.at):
-        delta = _delta(sample, previous, sampling_since)
+        delta, since = _delta(sample, previous, counted_since)
         if delta > 0:
-            out.append(Increment(sample, delta))
+            out.append(Increment(sample, delta, since))
         previous = sample
     return out
 
 
-def _delta(sample: RestartSample, previous: RestartSample | None, sampling_since: datetime | None) -> int:
+def counted_from_birth(sample: RestartSample, counted_since: datetime | None) -> bool:
+    """Whether a container's first sample counts in full: its pod was created after `counted_since`."""
+    created = sample.pod_created
+    return created is not None and counted_since is not None and created > counted_since
+
+
+def _delta(
+    sample: RestartSample, previous: RestartSample | None, counted_since: datetime | None
+) -> tuple[int, datetime | None]:
     if previous is None:
-        created = sample.pod_created
-        return sample.restarts if created and sampling_since and created > sampling_since else 0
+        born = counted_from_birth(sample, counted_since)
+        return (sample.restarts, sample.pod_created) if born else (0, None)
     if sample.pod_created != previous.pod_created or sample.restarts < previous.restarts:
-        return sample.restarts
-    return sample.restarts - previous.restarts
+        return sample.restarts, None
+    return sample.restarts - previous.restarts, None
 
 
 # --- the loop -------------------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from bot.core.metrics import Metrics
 from bot.core.report_settings import ReportsConfig
 from bot.reports import chart, render
 from bot.reports.hotspots import WORKLOAD_KINDS, compose
-from bot.reports.model import SOURCE_PROMETHEUS, SOURCE_SAMPLER, HotspotReport, Suggestion, Window
-from bot.reports.owndata import actions_taken, incident_stats, sampled_restarts
+from bot.reports.model import SOURCE_PROMETHEUS, SOURCE_SAMPLER, Coverage, HotspotReport, Suggestion, Window
+from bot.reports.owndata import actions_taken, incident_stats, remedies_applied, sampled_restarts
 from bot.reports.prometheus import prometheus_restarts
 from bot.slack.client import SlackOut, SlackSendError
 from bot.store import Store
@@ -84,9 +84,10 @@ async def build_report(
         restarts = await prometheus_restarts(
             ctx.reports.prometheus_url, env.namespaces, env.cluster_label, window, timeout=timeout
         )
+        coverage = Coverage.history()
     else:
         source = SOURCE_SAMPLER
-        restarts = await sampled_restarts(ctx.report_store, environment, env.namespaces, window)
+        restarts, coverage = await sampled_restarts(ctx.report_store, environment, env.namespaces, window)
     return compose(
         environment,
         window,
@@ -97,6 +98,8 @@ async def build_report(
         threshold=cfg.threshold,
         policy=ctx.config.policy(),
         source=source,
+        remedies=await remedies_applied(ctx.report_store, environment, window),
+        coverage=coverage,
     )
 
 
@@ -111,7 +114,7 @@ def channel_of(ctx: ReportContext, environment: str) -> str:
 
 
 async def post_report(ctx: ReportContext, report: HotspotReport, channel: str | None = None) -> Posted:
-    """Post the message, then the chart into its thread (no chart when there is nothing to report)."""
+    """Post the message, then the chart into its thread (no chart when there is nothing to draw)."""
     channel = channel or channel_of(ctx, report.environment)
     ts = await post_message(ctx, report, channel)
     file_id = await upload_chart(ctx, report, channel, ts)
@@ -121,7 +124,7 @@ async def post_report(ctx: ReportContext, report: HotspotReport, channel: str | 
 async def post_message(ctx: ReportContext, report: HotspotReport, channel: str) -> str:
     """The report message, with a proposal (an opaque id) behind every suggestion that offers a remedy."""
     report = await with_proposals(ctx, report)
-    blocks = render.report_blocks(report, chart_in_thread=not report.empty)
+    blocks = render.report_blocks(report, chart_in_thread=report.drawable)
     return await ctx.slack.post(channel, render.fallback_text(report), blocks)
 
 
@@ -153,8 +156,8 @@ async def _proposed(ctx: ReportContext, environment: str, s: Suggestion, ttl: ti
 
 
 async def upload_chart(ctx: ReportContext, report: HotspotReport, channel: str, thread_ts: str | None) -> str | None:
-    """The PNG chart into the report's thread; its file id (None when there is nothing to chart)."""
-    if report.empty:
+    """The PNG chart into the report's thread; its file id (None when no listed workload restarted)."""
+    if not report.drawable:
         return None
     stamp = f"{report.period_start:%Y%m%d}-{report.period_end:%Y%m%d}"
     return await upload_png(
@@ -165,7 +168,7 @@ async def upload_chart(ctx: ReportContext, report: HotspotReport, channel: str, 
         content=chart.png(report),
         filename=f"restart-hotspots-{report.environment}-{stamp}.png",
         title=f"Restarts per day · {report.environment} · {render.period_text(report)}",
-        alt_txt=f"Line chart of container restarts per day of the top {len(report.top)} workloads",
+        alt_txt=f"Line chart of container restarts per day of {len(report.series())} workloads",
     )
 
 

@@ -1,4 +1,4 @@
-"""The report's SQL: restart samples of the sampler, incidents of a period, and report runs claimed exactly once.
+"""The report's SQL: restart samples of the sampler, incidents and remedies of a period, report runs claimed once.
 
 A report run is claimed before anything is posted, under UNIQUE(environment, period_start). The claim is a single
 statement the database arbitrates: an INSERT … ON CONFLICT DO NOTHING for a new period, else a conditional UPDATE
@@ -33,7 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.audit import audit_log
 from bot.store.schema import UTCDateTime, incidents, metadata
+
+APPLIED = "applied"  # the audit action written once per change that reached the cluster
 
 restart_samples = Table(
     "restart_samples",
@@ -114,6 +117,18 @@ class IncidentSummary:
     resolved_at: datetime | None
     branch: str | None
     reason: str | None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class RemedyCount:
+    """How often one remedy was applied to one workload in a period, and when last."""
+
+    namespace: str
+    workload: str
+    remedy: str
+    times: int
+    last_at: datetime
 
 
 @dataclass(frozen=True)
@@ -191,16 +206,45 @@ class ReportStore:
 
     # --- incidents -------------------------------------------------------------------------------------------
 
-    async def incidents_between(self, environment: str, start: datetime, end: datetime) -> list[IncidentSummary]:
-        """Incidents of the environment opened in [start, end), oldest first."""
+    async def incidents_during(self, environment: str, start: datetime, end: datetime) -> list[IncidentSummary]:
+        """Incidents of the environment open at some time in [start, end): opened before `end`, not resolved
+        before `start` (an incident opened last week and still open belongs to this week too), oldest first."""
         c = incidents.c
         query = (
-            select(c.namespace, c.workload, c.opened_at, c.resolved_at, c.branch, c.reason)
-            .where(c.environment == environment, c.opened_at >= start, c.opened_at < end)
-            .order_by(c.opened_at)
+            select(c.namespace, c.workload, c.opened_at, c.resolved_at, c.branch, c.reason, c.kind)
+            .where(c.environment == environment, c.opened_at < end)
+            .where(or_(c.resolved_at.is_(None), c.resolved_at >= start))
+            .order_by(c.opened_at, c.id)
         )
         async with self.engine.connect() as conn:
             return [IncidentSummary(**r._mapping) for r in await conn.execute(query)]
+
+    # --- remedies applied ----------------------------------------------------------------------------------
+
+    async def remedies_applied(self, environment: str, start: datetime, end: datetime) -> list[RemedyCount]:
+        """Per workload and remedy: the changes applied in [start, end), from the audit log.
+
+        A change is counted once even when its "applied" row was written twice (an interrupted apply that was
+        found applied afterwards records it again), hence the count of distinct change ids.
+        """
+        a = audit_log.c
+        change = func.coalesce(a.change_id, func.cast(a.seq, String))
+        query = (
+            select(
+                a.namespace,
+                a.workload,
+                a.remedy,
+                func.count(change.distinct()).label("times"),
+                func.max(a.at).label("last_at"),
+            )
+            .where(a.environment == environment, a.action == APPLIED, a.outcome == "ok", a.remedy.is_not(None))
+            .where(a.at >= start, a.at < end)
+            .group_by(a.namespace, a.workload, a.remedy)
+            .order_by(a.namespace, a.workload, a.remedy)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [RemedyCount(r.namespace, r.workload, r.remedy, int(r.times), _aware(r.last_at)) for r in rows]
 
     # --- report runs -----------------------------------------------------------------------------------------
 
@@ -289,6 +333,11 @@ class ReportStore:
 
     def _insert(self, table: Table) -> Any:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _aware(at: datetime) -> datetime:
+    """An aggregate's time as an aware UTC datetime, whatever the driver hands back."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _sample_values(sample: RestartSample) -> dict[str, Any]:

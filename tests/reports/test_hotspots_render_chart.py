@@ -196,6 +196,7 @@ def test_plain_text_for_the_cli() -> None:
         "branch",
         "incidents",
         "resolve",
+        "remedies",
         "actions",
     ]
     assert any(line.startswith("1  shop/ledger-api") and "bump_memory applied by alice" in line for line in lines)
@@ -213,7 +214,7 @@ def test_chart_has_one_labelled_line_per_top_workload_and_renders_a_png() -> Non
     ]
     assert ax.get_xlabel() == "day (UTC)"
     assert ax.get_ylabel() == "container restarts"
-    assert ax.get_title() == "Restarts per day · prod · top 3 workloads"
+    assert ax.get_title() == "Restarts per day · prod · 3 workloads"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [s.label for s in report.top]
     assert next(t.get_text() for t in ax.get_xticklabels()) == "Mon 16 Nov"
 

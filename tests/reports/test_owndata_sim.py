@@ -18,7 +18,7 @@ from bot.reports.model import Window
 from bot.reports.sampler import RestartSampler
 from bot.reports.service import ReportContext, build_report, post_report
 from bot.store.audit import AuditEvent
-from tests.reports.conftest import CHANNEL, ENV, ContextFactory, is_png, make_config
+from tests.reports.conftest import CHANNEL, ENV, ContextFactory, is_png, make_config, sample
 
 PERIOD = timedelta(minutes=5)  # one restart per period per crash-looping container
 
@@ -64,7 +64,9 @@ async def test_sampler_report_with_incidents_actions_and_the_slack_post(
         at=t0 + 2 * PERIOD,
     )
 
-    window = Window(end=t3 + timedelta(minutes=1), period=timedelta(hours=1), buckets=2)
+    # 30 minutes, so the period before starts after the crash-looping pods were created (except web-app's, 4m before
+    # sim start: counted from birth) and the first sweep is a baseline for them
+    window = Window(end=t3 + timedelta(minutes=1), period=timedelta(minutes=30), buckets=2)
     report = await build_report(ctx, ENV, window=window)
 
     top = {s.workload: s for s in report.top}
@@ -123,10 +125,28 @@ async def test_a_quiet_period_posts_nothing_to_report_and_no_chart(
     context_factory: ContextFactory, slack: SlackStandIn
 ) -> None:
     ctx = await context_factory()
+    start = datetime.now(UTC) - timedelta(days=7)
+    await ctx.report_store.add_samples([sample("calm-1", 2, start - timedelta(hours=1), workload="calm")])
     report = await build_report(ctx, ENV, days=7)
     assert report.empty
+    assert not report.partial
     posted = await post_report(ctx, report)
     [message] = slack.channel_messages(CHANNEL)
-    assert "No workload restarted more than 5 times in prod" in json.dumps(message.blocks)
+    assert ":white_check_mark: No workload restarted more than 5 times in prod" in json.dumps(message.blocks)
     assert posted.chart_file_id is None
+    assert slack.files == {}
+
+
+async def test_without_any_sample_the_report_says_it_has_no_data(
+    context_factory: ContextFactory, slack: SlackStandIn
+) -> None:
+    ctx = await context_factory()
+    report = await build_report(ctx, ENV, days=7)
+    assert report.empty
+    await post_report(ctx, report)
+    [message] = slack.channel_messages(CHANNEL)
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert "No restart data yet in prod" in text
+    assert "the restart sampler has stored no sample for prod yet" in text
+    assert "No workload restarted" not in text
     assert slack.files == {}

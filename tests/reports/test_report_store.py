@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.store import Store
+from bot.store.audit import AuditEvent, AuditLog
 from bot.store.migrate import current_revision, head_revision
 from bot.store.report_rows import ReportStore
 from tests.reports.conftest import ENV, sample
@@ -13,9 +14,8 @@ T0 = datetime(2026, 11, 9, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
 
 
-async def test_migration_0004_is_the_head(store: Store) -> None:
-    assert head_revision() == "0004"
-    assert await current_revision(store.engine) == "0004"
+async def test_the_report_tables_migrate_to_the_head(store: Store) -> None:
+    assert await current_revision(store.engine) == head_revision()
 
 
 async def test_samples_round_trip_and_filter(store: Store) -> None:
@@ -55,12 +55,37 @@ async def test_incidents_of_a_period(store: Store) -> None:
         branch="resources",
         reason="OOMKilled",
     )
-    await store.open_incident(ENV, "shop", "search", "Deployment", now=T0 - timedelta(days=1))
+    await store.open_incident(ENV, "shop", "search", "Deployment", now=T0 - timedelta(days=1))  # still open
+    done_before, _ = await store.open_incident(ENV, "shop", "web-app", "Deployment", now=T0 - timedelta(days=2))
+    await store.update_incident(done_before.id, status="resolved", resolved_at=T0 - timedelta(hours=1))
+    await store.open_incident(ENV, "shop", "later", "Deployment", now=T0 + timedelta(days=7))
     await store.open_incident("staging", "shop", "x", "Deployment", now=T0 + timedelta(days=1))
-    [found] = await reports.incidents_between(ENV, T0, T0 + timedelta(days=7))
+    still_open, found = await reports.incidents_during(ENV, T0, T0 + timedelta(days=7))
+    assert (still_open.workload, still_open.resolved_at, still_open.kind) == ("search", None, "Deployment")
     assert (found.workload, found.branch, found.reason) == ("ledger-api", "resources", "OOMKilled")
     assert found.resolved_at is not None
     assert found.resolved_at - found.opened_at == timedelta(hours=2)
+
+
+async def test_remedies_applied_per_workload_counted_once_per_change(store: Store) -> None:
+    reports, audit = ReportStore(store.engine), AuditLog(store.engine)
+
+    async def applied(workload: str, remedy: str, change: str, at: datetime, action: str = "applied") -> None:
+        event = AuditEvent(action, "ok", "U0ONCALL1", "alice", ENV, "shop", workload, remedy=remedy, change_id=change)
+        await audit.append(event, at=at)
+
+    await applied("ledger-api", "bump_memory", "c1", T0 + timedelta(days=1))
+    await applied("ledger-api", "bump_memory", "c1", T0 + timedelta(days=1, minutes=1))  # re-recorded: one change
+    await applied("ledger-api", "bump_memory", "c2", T0 + timedelta(days=3))
+    await applied("ledger-api", "bump_memory", "c3", T0 + timedelta(days=3), action="verified")
+    await applied("ledger-api", "restart", "c4", T0 + timedelta(days=4))
+    await applied("ledger-api", "bump_memory", "c0", T0 - timedelta(hours=1))  # before the period
+    await applied("search", "bump_memory", "c5", T0 + timedelta(days=7))  # after it
+    counts = await reports.remedies_applied(ENV, T0, T0 + timedelta(days=7))
+    assert [(c.workload, c.remedy, c.times, c.last_at) for c in counts] == [
+        ("ledger-api", "bump_memory", 2, T0 + timedelta(days=3)),
+        ("ledger-api", "restart", 1, T0 + timedelta(days=4)),
+    ]
 
 
 async def test_a_claim_is_exclusive_until_completed_or_its_lease_expires(store: Store) -> None:

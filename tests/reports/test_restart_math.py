@@ -19,20 +19,20 @@ DAY = timedelta(days=1)
 def test_deltas_add_up_and_a_drop_counts_the_new_value_from_zero() -> None:
     series = [sample("p", n, T0 + i * timedelta(hours=1)) for i, n in enumerate([5, 7, 7, 10, 2, 4])]
     # 5 is the baseline; +2, +0, +3; the drop to 2 is a reset: 2 restarts since; +2
-    assert [inc.restarts for inc in increments(series, sampling_since=T0)] == [2, 3, 2, 2]
+    assert [inc.restarts for inc in increments(series, counted_since=T0)] == [2, 3, 2, 2]
 
 
 def test_a_new_pod_under_the_same_name_counts_from_zero_even_when_its_count_is_higher() -> None:
     old = sample("web-0", 3, T0, created=T0 - DAY)
     new = sample("web-0", 5, T0 + timedelta(hours=1), created=T0 + timedelta(minutes=30))
-    assert [inc.restarts for inc in increments([old, new], sampling_since=T0)] == [5]
+    assert [inc.restarts for inc in increments([old, new], counted_since=T0)] == [5]
 
 
 def test_first_sample_is_a_baseline_unless_the_pod_was_born_after_sampling_began() -> None:
     before = sample("a", 14, T0 + DAY, created=T0 - DAY)
     after = sample("b", 3, T0 + DAY, created=T0 + timedelta(hours=2))
-    assert increments([before], sampling_since=T0) == []
-    assert [i.restarts for i in increments([after], sampling_since=T0)] == [3]
+    assert increments([before], counted_since=T0) == []
+    assert [i.restarts for i in increments([after], counted_since=T0)] == [3]
 
 
 def test_workload_restarts_this_period_the_one_before_and_per_day() -> None:
@@ -48,7 +48,7 @@ def test_workload_restarts_this_period_the_one_before_and_per_day() -> None:
     ledger = result["ledger-api"]
     assert ledger.restarts_before == 4  # 0 → 4 on day 3
     assert ledger.restarts == 6 + 3 + 3 + 10 + 1  # 4→10, reset to 3, 3→6, 6→16, and the new pod's 1
-    assert ledger.daily == (0, 6, 3, 3, 1, 0, 10)
+    assert ledger.daily == (0, 6, 3, 4, 0, 0, 10)  # the new pod restarted in the 5 minutes before its sample
     assert sum(ledger.daily) == ledger.restarts
     assert (ledger.oom_kills, ledger.memory_limit, ledger.container, ledger.kind) == (23, "256Mi", "app", "Deployment")
     search = result["search"]
