@@ -236,5 +236,5 @@ def test_report_hotspots_prints_the_report(config_file: Path, tmp_path: Path, mo
     result = run(config_file, "report", "hotspots", "prod", "--days", "7")
     assert result.exit_code == 0, result.output
     assert "Restart hotspots · prod" in result.output
-    assert "No workload restarted more than 5 times in prod" in result.output
+    assert "No restart data yet in prod" in result.output  # an empty database: nothing sampled yet
     assert run(config_file, "report", "hotspots", "staging").exit_code == 2
