@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.core.config import Config
 from bot.core.metrics import Metrics
 from bot.core.report_settings import ReportsConfig
-from bot.reports import chart, render
+from bot.reports import chart, render, wording
 from bot.reports.hotspots import WORKLOAD_KINDS, compose
 from bot.reports.model import SOURCE_PROMETHEUS, SOURCE_SAMPLER, Coverage, HotspotReport, Suggestion, Window
 from bot.reports.owndata import actions_taken, incident_stats, remedies_applied, sampled_restarts
@@ -167,7 +167,7 @@ async def upload_chart(ctx: ReportContext, report: HotspotReport, channel: str, 
         thread_ts=thread_ts,
         content=chart.png(report),
         filename=f"restart-hotspots-{report.environment}-{stamp}.png",
-        title=f"Restarts per day · {report.environment} · {render.period_text(report)}",
+        title=f"Restarts per day · {report.environment} · {wording.period_text(report)}",
         alt_txt=f"Line chart of container restarts per day of {len(report.series())} workloads",
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 import matplotlib.image
 
 from bot.devtools.slackstub.blocks import block_problems
-from bot.reports import chart, render
+from bot.reports import chart, render, wording
 from bot.reports.hotspots import compose, memory_suggestion
 from bot.reports.model import Action, HotspotReport, Window, WorkloadRestarts, WorkloadStats
 from bot.reports.owndata import IncidentStats, Key
@@ -235,13 +235,13 @@ def test_triage_hints_are_capped_so_suggestions_stay_readable() -> None:
 
 
 def test_lengths_and_durations_read_naturally() -> None:
-    assert render.length_text(timedelta(days=7)) == "7 days"
-    assert render.length_text(timedelta(days=7, hours=1)) == "7 days"  # a week with a DST change
-    assert render.length_text(timedelta(days=1)) == "1 day"
-    assert render.length_text(timedelta(hours=2)) == "2 hours"
-    assert render.length_text(timedelta(seconds=8)) == "8 seconds"
-    assert render.duration_text(timedelta(minutes=80)) == "1h 20m"
-    assert render.duration_text(timedelta(days=3, hours=4)) == "3d 4h"
-    assert render.duration_text(timedelta(seconds=20)) == "<1m"
-    assert render.change_text(10, 0) == "new"
-    assert render.change_text(5, 5) == "= same"
+    assert wording.length_text(timedelta(days=7)) == "7 days"
+    assert wording.length_text(timedelta(days=7, hours=1)) == "7 days"  # a week with a DST change
+    assert wording.length_text(timedelta(days=1)) == "1 day"
+    assert wording.length_text(timedelta(hours=2)) == "2 hours"
+    assert wording.length_text(timedelta(seconds=8)) == "8 seconds"
+    assert wording.duration_text(timedelta(minutes=80)) == "1h 20m"
+    assert wording.duration_text(timedelta(days=3, hours=4)) == "3d 4h"
+    assert wording.duration_text(timedelta(seconds=20)) == "<1m"
+    assert wording.change_text(10, 0) == "new"
+    assert wording.change_text(5, 5) == "= same"

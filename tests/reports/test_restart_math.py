@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.reports.model import Window, midnight
-from bot.reports.owndata import restarts_from_samples, summarize_incidents
+from bot.reports.owndata import restarts_from_samples, spread, summarize_incidents
 from bot.reports.sampler import changed, increments, samples_from_pods, workload_of
 from bot.store.report_rows import IncidentSummary
 from tests.reports.conftest import sample
@@ -143,3 +143,28 @@ def test_an_aligned_week_across_a_dst_change_still_starts_at_local_midnight() ->
     assert window.start == datetime(2026, 10, 26, 4, tzinfo=UTC)  # midnight EDT
     assert window.end == datetime(2026, 11, 2, 5, tzinfo=UTC)  # midnight EST: the week had 169 hours
     assert window.labels() == [date(2026, 10, d) for d in range(26, 32)] + [date(2026, 11, 1)]
+
+
+def test_a_pod_created_in_the_period_counts_from_its_restart_count_spread_from_its_creation() -> None:
+    window = Window(end=T0 + 7 * DAY, period=7 * DAY, buckets=7)
+    first_sweep = T0 + 5 * DAY
+    born = sample("new", 300, first_sweep, created=first_sweep - 2 * DAY - timedelta(hours=12))  # 2.5 days old
+    old = sample("old", 571, first_sweep, created=T0 - 30 * DAY)
+    later = sample("old", 581, first_sweep + DAY, created=T0 - 30 * DAY)
+
+    [result] = restarts_from_samples([born, old, later], window)
+
+    # born: 300 over 2.5 days: half a day (60) on day 2, 120 on days 3 and 4; old: +10 on day 6
+    assert result.daily == (0, 0, 60, 120, 120, 0, 10)
+    assert result.restarts == 310
+    assert result.uncounted == 571  # first seen in the period, created long before: when they happened is unknown
+    assert result.restarts_before == 0
+
+
+def test_spreading_keeps_whole_restarts_and_drops_what_falls_before_the_period_before() -> None:
+    window = Window(end=T0 + 2 * DAY, period=DAY, buckets=2)  # period: [T0+1d, T0+2d) in two 12h buckets
+    daily, before = spread(10, T0 - DAY, T0 + 2 * DAY - timedelta(hours=1), window)
+    # 71h in all: 24h before the period before (dropped), 24h in it, 12h and 11h in the buckets
+    assert (daily, before) == ([2, 2], 3)
+    assert spread(4, None, T0 + DAY + timedelta(hours=13), window) == ([0, 4], 0)
+    assert spread(4, None, T0 + timedelta(hours=1), window) == ([0, 0], 4)
