@@ -45,6 +45,7 @@ COLUMNS = (
     "actions",
 )
 NOT_COMPARED = "n/a"  # the change against a period the data does not reach
+ALSO_PER_BLOCK = 5  # workloads listed for their incidents or remedies share sections: many stay within 50 blocks
 
 
 def fallback_text(report: HotspotReport) -> str:
@@ -74,7 +75,8 @@ def report_blocks(report: HotspotReport, *, chart_in_thread: bool = True) -> lis
     blocks += [sb.section(_workload(i, st, report)) for i, st in enumerate(report.top, 1)]
     if report.also:
         blocks += [sb.divider(), sb.section(f"*{_also_title()}*")]
-        blocks += [sb.section(_workload(i, st, report)) for i, st in enumerate(report.also, len(report.top) + 1)]
+        lines = [_workload(i, st, report) for i, st in enumerate(report.also, len(report.top) + 1)]
+        blocks += [sb.section("\n\n".join(lines[i : i + ALSO_PER_BLOCK])) for i in range(0, len(lines), ALSO_PER_BLOCK)]
     blocks += _suggestions(report.suggestions)
     note = " · restarts per day: chart in the thread" if chart_in_thread else ""
     blocks.append(sb.context(sb.escape(source_text(report)) + note))

@@ -13,7 +13,7 @@ import matplotlib.image
 from bot.devtools.slackstub.blocks import block_problems
 from bot.reports import chart, render, wording
 from bot.reports.hotspots import compose, memory_suggestion
-from bot.reports.model import Action, HotspotReport, Window, WorkloadRestarts, WorkloadStats
+from bot.reports.model import Action, HotspotReport, RemedyUse, Window, WorkloadRestarts, WorkloadStats
 from bot.reports.owndata import IncidentStats, Key
 from runbooks.model import Policy
 from runbooks.quantity import parse_bytes
@@ -245,3 +245,27 @@ def test_lengths_and_durations_read_naturally() -> None:
     assert wording.duration_text(timedelta(seconds=20)) == "<1m"
     assert wording.change_text(10, 0) == "new"
     assert wording.change_text(5, 5) == "= same"
+
+
+def test_every_workload_with_an_incident_is_listed_even_below_the_threshold_and_beyond_the_top() -> None:
+    rows = [restarts(f"hot-{i}", 50 + i) for i in range(3)] + [restarts("calm", 2)]
+    incidents = {("shop", f"quiet-{i}"): IncidentStats(1, None, None, 0, during=1, still_open=1) for i in range(30)}
+    incidents[("shop", "calm")] = IncidentStats(1, None, timedelta(minutes=5), 0, during=1)
+    incidents[("shop", "hot-0")] = IncidentStats(1, None, timedelta(hours=2), 0, during=1)
+    remedies = {("shop", "fixed"): [RemedyUse("rollout_undo", 2, END - timedelta(days=1))]}
+    report = compose(
+        "prod", WINDOW, rows, incidents, {}, top=2, threshold=5, policy=POLICY, source="sampler", remedies=remedies
+    )
+    assert [s.workload for s in report.top] == ["hot-2", "hot-1"]
+    also = [s.workload for s in report.also]
+    # open incidents first, then by restarts: hot-0 fell out of the top 2 but had an incident
+    assert also[:30] == sorted(f"quiet-{i}" for i in range(30))
+    assert also[30:] == ["hot-0", "calm", "fixed"]
+    blocks = render.report_blocks(report)
+    assert block_problems(blocks, max_blocks=50) == []
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "truncated" not in text
+    assert "`shop/quiet-29`" in text
+    assert "*35. `shop/fixed`* — *0 restarts*" in text
+    assert "Remedies applied: rollout_undo ×2 (1 repeat)" in text
+    assert "`shop/calm`* (Deployment) — *2 restarts*" in text
