@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    cast,
     delete,
     func,
     or_,
@@ -228,7 +229,7 @@ class ReportStore:
         found applied afterwards records it again), hence the count of distinct change ids.
         """
         a = audit_log.c
-        change = func.coalesce(a.change_id, func.cast(a.seq, String))
+        change = func.coalesce(a.change_id, cast(a.seq, String))
         query = (
             select(
                 a.namespace,
