@@ -1,20 +1,26 @@
-"""The guard around every runbook remedy, in this order: who → preview → approval → apply → verify.
+"""The one guard around every remedy, whichever door it comes through: request → preview → confirm → approve → apply.
 
-1. The button carries only a proposal id; the proposal (single use, 15 minutes, bound to the workload's
-   generation at triage) says what to do. 2. The clicking user must be a responder for the environment (their
-   Slack user groups included; a failed lookup denies). 3. The API server dry-runs the patch and the user sees the
-   diff and confirms. 4. Where the environment requires it, a *different* responder approves. 5. The patch is
-   applied with optimistic concurrency, one change per workload at a time; a stale proposal is refused. 6. The
-   bot watches the pods until they are Ready and restarts stop, and says so in the thread.
-Every step — and every refusal — is an audit row. Replayed clicks and Slack retries move a change once: each
-step is a conditional update in SQL.
+Buttons and forms, the slash command and `crashloop act` all call this class and only render what it returns
+(`bot.guard.outcomes`); it speaks no Slack. Every rule lives here, in this order:
+1. the proposal (single use, 15 minutes, bound to the workload's generation at triage) or the change exists;
+2. the actor is a responder for the environment (groups re-read uncached right before anything is applied);
+3. read-only mode is off;
+4. every parameter is within what the environment allows (`bot.remedies.validation`) — a refusal here does not
+   use the proposal up: the person corrects the value and submits again;
+5. one change per workload at a time; the API server dry-runs the patch; a proposal whose workload moved on is
+   stale; a door that cannot carry an approval is refused where one is required;
+6. a *different* responder approves where the environment requires it; requests expire;
+7. the patch carries the previewed resourceVersion (409 re-reads and asks again), then recovery is verified
+   (`bot.guard.verify`).
+Every step — and every refusal — is an audit row. Replayed clicks and retries move a change once: each step is
+a conditional update in SQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,12 +29,27 @@ from bot.core.config import Config
 from bot.core.metrics import Metrics
 from bot.core.sealing import SealError, seal, unseal
 from bot.guard.access import AccessControl, Role
-from bot.guard.executor import Executor, Recovery, Target, not_allowed
-from bot.kube.client import KubeConfigError, KubeError
+from bot.guard.executor import Executor, Target, not_allowed
+from bot.guard.notifier import Notifier
+from bot.guard.outcomes import (
+    Applied,
+    AwaitingApproval,
+    Conflict,
+    Ended,
+    Failed,
+    MayRequest,
+    NotRecovered,
+    Previewed,
+    Refused,
+    Rule,
+    StepOutcome,
+    Verified,
+)
+from bot.guard.verify import Verifier, netcheck_verdict
+from bot.kube.client import KubeConfigError, KubeError, KubeObject
+from bot.remedies import validation
 from bot.remedies.patches import NetcheckResult, PlanError
-from bot.slack import blocks as sb
-from bot.slack import change_messages as msg
-from bot.slack.client import SlackOut, SlackSendError
+from bot.remedies.registry import spec_of, title_of
 from bot.store import Store
 from bot.store.audit import AuditEvent, AuditLog
 from bot.store.changes import ActiveChangeExists, ChangeRow
@@ -39,8 +60,13 @@ log = logging.getLogger("crashloop.guard")
 
 @dataclass(frozen=True)
 class Actor:
+    """Who acts: a Slack user id, `cli:<user>` or `bot`."""
+
     id: str
     name: str | None = None
+
+
+BOT = Actor("bot", "crashloop-bot")
 
 
 @dataclass(frozen=True)
@@ -63,17 +89,17 @@ def guard_settings(config: Config) -> GuardSettings:
     )
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What the acting user sees (only them)."""
-
-    text: str
-    blocks: list[dict[str, Any]]
-    ok: bool = True
+def title(subject: ProposalRow | ChangeRow) -> str:
+    """ "Bump memory · shop/ledger-api": what a change is about, in words."""
+    return f"{title_of(subject.remedy)} · {subject.namespace}/{subject.workload}"
 
 
-def refusal(text: str) -> Reply:
-    return Reply(text, msg.text_blocks(f":no_entry: {text}"), ok=False)
+class _Refusal(Exception):
+    """Raised inside a step: refuse by `rule` with `reason` (and the `field` to correct)."""
+
+    def __init__(self, rule: Rule, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.rule, self.field = rule, field
 
 
 class Guard:
@@ -85,45 +111,114 @@ class Guard:
         audit: AuditLog,
         access: AccessControl,
         executor: Executor,
-        slack: SlackOut,
+        notifier: Notifier,
         metrics: Metrics,
         signing_secret: str,
         settings: GuardSettings | None = None,
-        retriage: Callable[[int], Awaitable[Any]] | None = None,
+        is_leader: Callable[[], bool] = lambda: True,
+        background_verify: bool = True,
     ) -> None:
+        """`is_leader`: whether this replica does the singleton work (recovery checks, see bot.kube.leader);
+        `background_verify`: watch recovery in the background (the bot) or leave it to `verify` (the terminal)."""
         self.config, self.store, self.audit, self.access = config, store, audit, access
-        self.executor, self.slack, self.metrics = executor, slack, metrics
+        self.executor, self.notifier, self.metrics = executor, notifier, metrics
         self.secret = signing_secret
         self.settings = settings or GuardSettings()
-        self.retriage = retriage
-        self.is_leader: Callable[[], bool] = lambda: True  # recovery checks are singleton work (see bot.kube.leader)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._watching: set[str] = set()
+        s = self.settings
+        self.verifier = Verifier(
+            executor=executor,
+            changes=store.changes,
+            notifier=notifier,
+            metrics=metrics,
+            record=self._record,
+            within=s.verify_timeout,
+            stable=s.verify_stable,
+            interval=s.verify_interval,
+            is_leader=is_leader,
+            background=background_verify,
+        )
 
-    # --- 1 + 2: the proposal and who may act ----------------------------------------------------------------
+    # --- after an apply: recovery ---------------------------------------------------------------------------
 
-    async def may_request(self, actor: Actor, proposal_id: str) -> tuple[ProposalRow | None, Reply | None]:
+    async def verify(self, actor: Actor, change_id: str) -> Verified | NotRecovered | Refused:
+        """Watch an applied change's workload until it recovers or the time is up (the terminal waits here)."""
+        change = await self.store.changes.get(change_id)
+        if change is None or change.state != "verifying":
+            return Refused(Rule.STATE, f"change {change_id} is not waiting for verification")
+        return await self.verifier.verify(change, actor) or Refused(Rule.STATE, "another watcher recorded the outcome")
+
+    async def leave_unwatched(self, change_id: str) -> None:
+        """The terminal asked not to wait: the change ends `unverified` and no longer holds the workload."""
+        await self.store.changes.move(
+            change_id, ["verifying"], "unverified", detail="recovery not watched (--no-verify)"
+        )
+
+    async def resume_verifications(self) -> int:
+        """On the leader: watch every change applied but not yet verified."""
+        return await self.verifier.resume()
+
+    async def drain(self, within: float) -> None:
+        """Wait for in-flight verifications (shutdown); unfinished ones stay `verifying` in SQL."""
+        await self.verifier.drain(within)
+
+    async def _record(
+        self, action: str, outcome: str, change: ChangeRow, *, detail: str, by: object | None = None
+    ) -> None:
+        await self._audit(by if isinstance(by, Actor) else BOT, action, outcome, change, detail=detail)
+
+    # --- the door's first question: may this actor change workloads here at all? ---------------------------
+
+    async def admit(self, actor: Actor, environment: str, workload: str, remedy: str) -> Refused | None:
+        """Before a door reads the cluster on the actor's behalf (slash command, CLI): role and read-only."""
+        decision = await self.access.role(actor.id, environment)
+        why: tuple[Rule, str] | None = None
+        if decision.role < Role.RESPONDER:
+            why = Rule.ROLE, f"you may not change workloads in {environment}: {decision.why} (responders only)"
+        elif self.config.limits.read_only:
+            why = Rule.READ_ONLY, f"{remedy} refused: the bot is in read-only mode (limits.read_only)"
+        if why is None:
+            return None
+        event = AuditEvent(
+            action="denied",
+            outcome="refused",
+            actor_id=actor.id,
+            actor_name=actor.name or await self.access.name_of(actor.id),
+            environment=environment,
+            namespace="",
+            workload=workload,
+            remedy=remedy,
+            detail=why[1],
+        )
+        await self.audit.append(event)
+        self.metrics.actions.labels(remedy, "denied").inc()
+        return Refused(why[0], why[1])
+
+    # --- 1–5: the proposal, who, parameters, preview ---------------------------------------------------------
+
+    async def may_request(self, actor: Actor, proposal_id: str) -> MayRequest | Refused:
         """The proposal when `actor` may act on it now, else a refusal (audited)."""
         proposal = await self.store.get_proposal(proposal_id)
         if proposal is None:
-            return None, refusal("this button refers to no known proposal; press Re-run triage for a fresh one")
-        what = f"{msg.REMEDY_TITLES.get(proposal.remedy, proposal.remedy)} on {proposal.namespace}/{proposal.workload}"
-        decision = await self.access.role(actor.id, proposal.environment)
-        if decision.role < Role.RESPONDER:
-            return None, await self._deny(actor, proposal, f"you may not {what}: {decision.why} (responders only)")
-        if self.config.limits.read_only:
-            return None, await self._deny(
-                actor, proposal, f"{what} refused: the bot is in read-only mode (limits.read_only)"
-            )
-        if proposal.used_at is not None:
-            return None, await self._deny(actor, proposal, f"{what} was already requested by <@{proposal.used_by}>")
-        if proposal.expires_at <= datetime.now(UTC):
-            return None, await self._deny(
-                actor,
-                proposal,
-                f"this proposal to {what} expired at {proposal.expires_at:%H:%M} UTC; press Re-run triage",
-            )
-        return proposal, None
+            return Refused(Rule.UNKNOWN, "this button refers to no known proposal; press Re-run triage for a fresh one")
+        try:
+            await self._proposal_allowed(actor, proposal)
+        except _Refusal as exc:
+            return await self._refuse(actor, proposal, exc)
+        return MayRequest(proposal)
+
+    async def check_params(
+        self, actor: Actor, proposal_id: str, overrides: dict[str, Any], *, literal: str | None = None
+    ) -> Refused | None:
+        """The checks that need no cluster (limits, grammar): a form can show a refusal next to the field."""
+        proposal = await self.store.get_proposal(proposal_id)
+        if proposal is None:
+            return Refused(Rule.UNKNOWN, "this form refers to no known proposal; press Re-run triage")
+        params = _with_literal({**proposal.params, **overrides}, literal)
+        try:
+            self._validate(proposal.remedy, params, validation.Limits(self.config.limits.max_memory))
+        except _Refusal as exc:
+            return await self._refuse(actor, proposal, exc, params=params)
+        return None
 
     async def request(
         self,
@@ -134,22 +229,29 @@ class Guard:
         literal: str | None = None,
         channel: str | None = None,
         thread_ts: str | None = None,
-    ) -> Reply:
-        """Steps 1–3: check, consume the proposal, dry-run, and show the diff with Confirm/Cancel."""
-        proposal, refused = await self.may_request(actor, proposal_id)
+    ) -> Previewed | Refused:
+        """Check everything, dry-run, use the proposal up and record the change; the actor confirms next."""
+        proposal = await self.store.get_proposal(proposal_id)
         if proposal is None:
-            return refused or refusal("refused")
-        if not await self.store.use_proposal(proposal.id, actor.id):
-            return await self._deny(actor, proposal, "this proposal was used a moment ago (double click or retry)")
+            return Refused(Rule.UNKNOWN, "this button refers to no known proposal; press Re-run triage for a fresh one")
         params = {**proposal.params, **(overrides or {})}
-        sealed = seal(self.secret, literal) if literal is not None else None
-        await self._audit(actor, "requested", "ok", proposal, params=params)
         target = Target(proposal.environment, proposal.kind, proposal.namespace, proposal.workload)
         try:
+            await self._proposal_allowed(actor, proposal)
+            await self._one_change(proposal)
+            if self._approval_needed(proposal.environment) and not self.notifier.carries_approvals:
+                raise _Refusal(
+                    Rule.APPROVAL,
+                    f"{proposal.environment} requires a second responder's approval, which this door cannot ask "
+                    "for: use the Slack flow",
+                )
             summary, diff = await self._preview(target, proposal, params, literal)
-        except _Refused as exc:
-            await self._audit(actor, "denied", "refused", proposal, params=params, detail=str(exc))
-            return refusal(str(exc))
+        except _Refusal as exc:
+            return await self._refuse(actor, proposal, exc, params=params)
+        if not await self.store.use_proposal(proposal.id, actor.id):
+            why = _Refusal(Rule.USED, "this proposal was used a moment ago (double click or retry)")
+            return await self._refuse(actor, proposal, why, params=params)
+        await self._audit(actor, "requested", "ok", proposal, params=params)
         try:
             change = await self.store.changes.create(
                 ttl=self.settings.preview_ttl,
@@ -161,7 +263,7 @@ class Guard:
                 kind=proposal.kind,
                 remedy=proposal.remedy,
                 params=params,
-                sealed_value=sealed,
+                sealed_value=seal(self.secret, literal) if literal is not None else None,
                 generation=proposal.generation,
                 requested_by=actor.id,
                 requested_by_name=actor.name,
@@ -171,151 +273,191 @@ class Guard:
                 thread_ts=thread_ts,
             )
         except ActiveChangeExists as exc:
-            other = exc.existing
-            where = f"{other.namespace}/{other.workload}"
-            why = f"{other.remedy} by <@{other.requested_by}> is in progress on {where} ({other.state})"
-            return await self._deny(actor, proposal, f"one change per workload at a time: {why}")
+            return await self._refuse(actor, proposal, _Refusal(Rule.ONE_CHANGE, _busy(exc.existing)))
         await self._audit(actor, "previewed", "ok", proposal, params=params, diff=diff, change=change)
-        approval = self._approval_needed(change)
-        return Reply(f"Preview: {msg.title(change)}", msg.preview(change, approval))
+        return Previewed(change, self._approval_needed(change.environment))
+
+    async def _proposal_allowed(self, actor: Actor, proposal: ProposalRow) -> None:
+        what = f"{title_of(proposal.remedy)} on {proposal.namespace}/{proposal.workload}"
+        decision = await self.access.role(actor.id, proposal.environment)
+        if decision.role < Role.RESPONDER:
+            raise _Refusal(Rule.ROLE, f"you may not {what}: {decision.why} (responders only)")
+        if self.config.limits.read_only:
+            raise _Refusal(Rule.READ_ONLY, f"{what} refused: the bot is in read-only mode (limits.read_only)")
+        if proposal.used_at is not None:
+            raise _Refusal(Rule.USED, f"{what} was already requested by {proposal.used_by}")
+        if proposal.expires_at <= datetime.now(UTC):
+            raise _Refusal(
+                Rule.EXPIRED, f"this proposal to {what} expired at {proposal.expires_at:%H:%M} UTC; press Re-run triage"
+            )
+
+    async def _one_change(self, proposal: ProposalRow) -> None:
+        other = await self.store.changes.active_for(proposal.environment, proposal.namespace, proposal.workload)
+        abandoned = other is not None and other.state in ("previewed", "awaiting_approval")
+        if other is not None and not (abandoned and other.expires_at <= datetime.now(UTC)):
+            raise _Refusal(Rule.ONE_CHANGE, _busy(other))
+
+    def _validate(self, remedy: str, params: dict[str, Any], limits: validation.Limits) -> None:
+        try:
+            spec_of(remedy).validate(params, limits)
+        except (KeyError, ValueError) as exc:
+            if isinstance(exc, validation.ParamRefused):
+                raise _Refusal(Rule.PARAMETER, f"{title_of(remedy)}: {exc}", exc.field) from exc
+            raise _Refusal(Rule.PARAMETER, f"unknown remedy {remedy!r}") from exc
 
     async def _preview(
         self, t: Target, proposal: ProposalRow, params: dict[str, Any], literal: str | None
     ) -> tuple[str, str]:
+        cannot = f"cannot {proposal.remedy} on {t.namespace}/{t.name}"
         try:
             if proposal.remedy == "netcheck":
+                self._validate(proposal.remedy, params, validation.Limits(self.config.limits.max_memory))
                 manifest = await self.executor.netcheck(t, str(params["host"]), _port(params), dry_run=True)
                 assert isinstance(manifest, dict)
-                pod, target = manifest["metadata"]["name"], f"{params['host']}:{params.get('port')}"
-                summary = f"run pod {pod} (busybox:1.36, 30 s max) to check {target}"
+                pod, where = manifest["metadata"]["name"], f"{params['host']}:{params.get('port')}"
+                summary = f"run pod {pod} (busybox:1.36, 30 s max) to check {where}"
                 return summary, "+ a throwaway pod, deleted after the check; no change to the workload"
-            preview = await self.executor.preview(t, proposal.remedy, _with_literal(params, literal))
+            live = await self.executor.read(t)
+            limits = await self._limits(t, proposal.remedy, params, live[0])
+            self._validate(proposal.remedy, _with_literal(params, literal), limits)
+            preview = await self.executor.preview(t, proposal.remedy, _with_literal(params, literal), live)
         except PlanError as exc:
-            raise _Refused(f"cannot {proposal.remedy} on {t.namespace}/{t.name}: {exc}") from exc
+            raise _Refusal(Rule.PARAMETER, f"{cannot}: {exc}") from exc
         except KubeError as exc:
-            raise _Refused(
-                not_allowed(exc) if exc.status == 403 else f"the dry run failed: {exc.short}: {exc.message}"
-            ) from exc
+            why = not_allowed(exc) if exc.status == 403 else f"the dry run failed: {exc.short}: {exc.message}"
+            raise _Refusal(Rule.CLUSTER, why) from exc
         except (KubeConfigError, KeyError, ValueError) as exc:
-            raise _Refused(f"cannot {proposal.remedy} on {t.namespace}/{t.name}: {exc}") from exc
+            raise _Refusal(Rule.CLUSTER, f"{cannot}: {exc}") from exc
         if proposal.generation is not None and preview.generation != proposal.generation:
-            raise _Refused(
+            raise _Refusal(
+                Rule.STALE,
                 f"{t.namespace}/{t.name} changed since the triage (generation {proposal.generation} → "
-                f"{preview.generation}): this proposal is stale; press Re-run triage"
+                f"{preview.generation}): this proposal is stale; press Re-run triage",
             )
         return preview.plan.summary, preview.diff
 
-    # --- 3 + 4: confirm, approve, reject, cancel ----------------------------------------------------------
+    async def _limits(self, t: Target, remedy: str, params: dict[str, Any], obj: KubeObject) -> validation.Limits:
+        """What the parameter checks compare against, from the live workload (and the namespace's accounts)."""
+        accounts = await self.executor.service_accounts(t) if remedy == "service_account" else None
+        return validation.Limits(self.config.limits.max_memory, _current_memory(obj, params.get("container")), accounts)
 
-    async def confirm(self, actor: Actor, change_id: str) -> Reply:
-        change = await self._current(change_id)
-        if isinstance(change, Reply):
-            return change
-        if actor.id != change.requested_by:
-            return await self._deny_change(
-                actor, change, f"only <@{change.requested_by}>, who asked for it, can confirm this change"
-            )
-        refused = await self._still_allowed(actor, change, "confirm")
-        if refused is not None:
-            return refused
-        if self._approval_needed(change):
-            moved = await self.store.changes.move(
-                change.id, ["previewed"], "awaiting_approval", expires_at=datetime.now(UTC) + self.settings.approval_ttl
-            )
+    # --- confirm, approve, reject, cancel ---------------------------------------------------------------------
+
+    async def confirm(self, actor: Actor, change_id: str) -> StepOutcome:
+        """The requester confirms: sent for approval where required, else applied."""
+        try:
+            change = await self._current(change_id)
+            if actor.id != change.requested_by:
+                why = f"only {change.requested_by}, who asked for it, can confirm this change"
+                raise _Step(await self._refuse(actor, change, _Refusal(Rule.NOT_REQUESTER, why)))
+            change = await self._still_allowed(actor, change, "confirm")
+        except _Step as step:
+            return step.outcome
+        if self._approval_needed(change.environment):
+            expires = datetime.now(UTC) + self.settings.approval_ttl
+            moved = await self.store.changes.move(change.id, ["previewed"], "awaiting_approval", expires_at=expires)
             if moved is None:
-                return refusal(f"this change is already {change.state}")
-            await self._post(moved, msg.approval_request(moved), f"Approval needed: {msg.title(moved)}")
-            return Reply(
-                "Waiting for approval",
-                msg.text_blocks(":hourglass: Sent for approval by a second responder (in the thread)."),
-            )
+                return Refused(Rule.STATE, f"this change is already {change.state}", change=change)
+            waiting = AwaitingApproval(moved)
+            await self.notifier.announce(waiting)
+            return waiting
         moved = await self.store.changes.move(change.id, ["previewed"], "applying")
         if moved is None:
-            return refusal(f"this change is already {change.state}")
+            return Refused(Rule.STATE, f"this change is already {change.state}", change=change)
         return await self._apply(actor, moved)
 
-    async def approve(self, actor: Actor, change_id: str) -> Reply:
-        change = await self._current(change_id)
-        if isinstance(change, Reply):
-            return change
-        refused = await self._still_allowed(actor, change, "approve")
-        if refused is not None:
-            return refused
-        if actor.id == change.requested_by:
-            return await self._deny_change(
-                actor, change, "self-approval is not allowed: a different responder must approve"
-            )
+    async def approve(self, actor: Actor, change_id: str) -> StepOutcome:
+        """A second responder approves: applied at once."""
+        try:
+            change = await self._still_allowed(actor, await self._current(change_id), "approve")
+            if actor.id == change.requested_by:
+                why = "self-approval is not allowed: a different responder must approve"
+                raise _Step(await self._refuse(actor, change, _Refusal(Rule.SELF_APPROVAL, why)))
+        except _Step as step:
+            return step.outcome
         moved = await self.store.changes.move(
             change.id, ["awaiting_approval"], "applying", approved_by=actor.id, approved_by_name=actor.name
         )
         if moved is None:
-            return refusal(f"this change is {change.state}; nothing to approve")
+            return Refused(Rule.STATE, f"this change is {change.state}; nothing to approve", change=change)
         await self._audit(actor, "approved", "ok", moved)
         return await self._apply(actor, moved)
 
-    async def reject(self, actor: Actor, change_id: str) -> Reply:
-        change = await self._current(change_id)
-        if isinstance(change, Reply):
-            return change
-        decision = await self.access.role(actor.id, change.environment)
-        if decision.role < Role.RESPONDER:
-            return await self._deny_change(actor, change, f"you may not reject: {decision.why} (responders only)")
+    async def reject(self, actor: Actor, change_id: str) -> StepOutcome:
+        """A responder rejects a change awaiting approval (or a preview)."""
+        try:
+            change = await self._current(change_id)
+            decision = await self.access.role(actor.id, change.environment)
+            if decision.role < Role.RESPONDER:
+                why = f"you may not reject: {decision.why} (responders only)"
+                raise _Step(await self._refuse(actor, change, _Refusal(Rule.ROLE, why)))
+        except _Step as step:
+            return step.outcome
         moved = await self.store.changes.move(
             change.id, ["awaiting_approval", "previewed"], "rejected", detail=f"rejected by {actor.id}"
         )
         if moved is None:
-            return refusal(f"this change is {change.state}; nothing to reject")
+            return Refused(Rule.STATE, f"this change is {change.state}; nothing to reject", change=change)
         await self._audit(actor, "rejected", "ok", moved)
-        await self._post(
-            moved, msg.text_blocks(f":x: <@{actor.id}> rejected: {sb.escape(msg.title(moved))}"), "Rejected"
-        )
-        return Reply("Rejected", msg.text_blocks("Rejected."))
+        ended = Ended(moved, actor.id, cancelled=False)
+        await self.notifier.announce(ended)
+        return ended
 
-    async def cancel(self, actor: Actor, change_id: str) -> Reply:
-        change = await self._current(change_id)
-        if isinstance(change, Reply):
-            return change
-        if actor.id != change.requested_by:
-            return await self._deny_change(actor, change, f"only <@{change.requested_by}> can cancel this change")
+    async def cancel(self, actor: Actor, change_id: str) -> StepOutcome:
+        """The requester withdraws the change: nothing is applied."""
+        try:
+            change = await self._current(change_id)
+            if actor.id != change.requested_by:
+                why = f"only {change.requested_by} can cancel this change"
+                raise _Step(await self._refuse(actor, change, _Refusal(Rule.NOT_REQUESTER, why)))
+        except _Step as step:
+            return step.outcome
         moved = await self.store.changes.move(change.id, ["previewed", "awaiting_approval"], "cancelled")
         if moved is None:
-            return refusal(f"this change is {change.state}; nothing to cancel")
+            return Refused(Rule.STATE, f"this change is {change.state}; nothing to cancel", change=change)
         await self._audit(actor, "rejected", "ok", moved, detail="cancelled by the requester")
-        return Reply("Cancelled", msg.text_blocks("Cancelled: nothing was changed."))
+        return Ended(moved, actor.id, cancelled=True)
 
-    async def _still_allowed(self, actor: Actor, change: ChangeRow, step: str) -> Reply | None:
-        """Checked again at every step: read-only may have been switched on, a role may have been revoked."""
+    async def status(self, change_id: str) -> ChangeRow | None:
+        """The change as it is now (a door shows its state where its buttons were)."""
+        return await self.store.changes.get(change_id)
+
+    async def _still_allowed(self, actor: Actor, change: ChangeRow, step: str) -> ChangeRow:
+        """Checked again at every step, group membership re-read uncached: right before an apply, a responder
+        removed from their group, or read-only switched on, stops the change."""
         if self.config.limits.read_only:
             moved = await self.store.changes.move(
                 change.id, ["previewed", "awaiting_approval"], "rejected", detail="read-only mode"
             )
             why = "the bot is in read-only mode (limits.read_only): nothing will be applied"
-            return await self._deny_change(actor, moved or change, why)
-        decision = await self.access.role(actor.id, change.environment)
+            raise _Step(await self._refuse(actor, moved or change, _Refusal(Rule.READ_ONLY, why)))
+        decision = await self.access.role(actor.id, change.environment, fresh=True)
         if decision.role < Role.RESPONDER:
-            return await self._deny_change(actor, change, f"you may not {step}: {decision.why} (responders only)")
-        return None
+            why = f"you may not {step}: {decision.why} (responders only)"
+            raise _Step(await self._refuse(actor, change, _Refusal(Rule.ROLE, why)))
+        return change
 
-    async def _current(self, change_id: str) -> ChangeRow | Reply:
+    async def _current(self, change_id: str) -> ChangeRow:
         change = await self.store.changes.get(change_id)
         if change is None:
-            return refusal("unknown change")
+            raise _Step(Refused(Rule.UNKNOWN, "unknown change"))
         if change.state in ("previewed", "awaiting_approval") and change.expires_at <= datetime.now(UTC):
             if await self.store.changes.move(change.id, [change.state], "expired"):
-                await self._audit(Actor("bot", "crashloop-bot"), "rejected", "refused", change, detail="expired")
-            return refusal(
+                await self._audit(BOT, "rejected", "refused", change, detail="expired")
+            why = (
                 f"this {change.state.replace('_', ' ')} change expired at {change.expires_at:%H:%M} UTC; "
                 "press Re-run triage"
             )
+            raise _Step(Refused(Rule.EXPIRED, why, change=await self.store.changes.get(change.id)))
         return change
 
-    def _approval_needed(self, change: ChangeRow) -> bool:
-        env = self.config.environments.get(change.environment)
+    def _approval_needed(self, environment: str) -> bool:
+        env = self.config.environments.get(environment)
         return bool(env and env.require_approval)
 
-    # --- 5 + 6: apply and verify --------------------------------------------------------------------------
+    # --- apply ------------------------------------------------------------------------------------------------
 
-    async def _apply(self, actor: Actor, change: ChangeRow) -> Reply:
+    async def _apply(self, actor: Actor, change: ChangeRow) -> Applied | Verified | Failed | Conflict | Refused:
         """Apply, and never leave the change in `applying`: any failure ends it as `failed`, audited."""
         try:
             return await self._apply_now(actor, change)
@@ -325,19 +467,11 @@ class Guard:
             )
             raise
         except Exception as exc:
-            log.exception(
-                "applying change %s failed",
-                change.id,
-                extra={
-                    "incident_id": change.incident_id,
-                    "workload": change.workload,
-                    "remedy": change.remedy,
-                    "user": actor.id,
-                },
-            )
+            extra = {"incident_id": change.incident_id, "workload": change.workload, "remedy": change.remedy}
+            log.exception("applying change %s failed", change.id, extra={**extra, "user": actor.id})
             return await self._failed(actor, change, f"{type(exc).__name__}: {exc}")
 
-    async def _apply_now(self, actor: Actor, change: ChangeRow) -> Reply:
+    async def _apply_now(self, actor: Actor, change: ChangeRow) -> Applied | Verified | Failed | Conflict | Refused:
         target = Target(change.environment, change.kind, change.namespace, change.workload)
         if change.remedy == "netcheck":
             return await self._netcheck(actor, change, target)
@@ -345,54 +479,39 @@ class Guard:
             obj, _ = await self.executor.read(target)
             meta = obj.get("metadata") or {}
             if change.generation is not None and meta.get("generation") != change.generation:
-                raise _Refused(
+                return await self._failed(
+                    actor,
+                    change,
                     f"{change.namespace}/{change.workload} changed since the preview (generation "
-                    f"{change.generation} → {meta.get('generation')}); nothing applied; press Re-run triage"
+                    f"{change.generation} → {meta.get('generation')}); nothing applied; press Re-run triage",
                 )
             params = _with_literal(
                 change.params, unseal(self.secret, change.sealed_value) if change.sealed_value else None
             )
             result = await self.executor.apply(target, change.remedy, params, str(meta.get("resourceVersion")))
-        except (_Refused, PlanError, SealError) as exc:
+        except (PlanError, SealError) as exc:
             return await self._failed(actor, change, str(exc))
         except KubeError as exc:
             if exc.status == 409 or (exc.status == 422 and "test" in exc.message.lower()):
                 return await self._conflict(actor, change)
-            landed = await self._landed_anyway(target, change) if exc.status is None or exc.status >= 500 else None
+            landed = (
+                await self.verifier.landed_anyway(target, change) if exc.status is None or exc.status >= 500 else None
+            )
             if landed is None:
-                return await self._failed(
-                    actor, change, not_allowed(exc) if exc.status == 403 else f"{exc.short}: {exc.message}"
-                )
+                why = not_allowed(exc) if exc.status == 403 else f"{exc.short}: {exc.message}"
+                return await self._failed(actor, change, why)
             result = landed  # the answer was lost (timeout), but the patch reached the API server
         moved = await self.store.changes.move(change.id, ["applying"], "verifying")
         new_meta = result.get("metadata") or {}
         detail = f"applied: generation {new_meta.get('generation')}, resourceVersion {new_meta.get('resourceVersion')}"
         await self._audit(actor, "applied", "ok", moved or change, detail=detail)
         self.metrics.actions.labels(change.remedy, "applied").inc()
-        approved = f" (approved by <@{change.approved_by}>)" if change.approved_by else ""
-        await self._post(
-            change,
-            msg.text_blocks(
-                f":white_check_mark: <@{change.requested_by}> applied *{sb.escape(msg.title(change))}*{approved}: "
-                f"{sb.escape(change.summary or '')}\nWatching the pods until they are Ready and restarts stop…"
-            ),
-            "Applied",
-        )
-        if self.is_leader():  # otherwise the leader picks it up from SQL (resume_verifications)
-            self._watch(moved or change)
-        return Reply("Applied", msg.text_blocks(f"Applied: {sb.escape(change.summary or '')}. Watching for recovery."))
+        applied = Applied(moved or change, detail)
+        await self.notifier.announce(applied)
+        self.verifier.watch(moved or change)
+        return applied
 
-    async def _landed_anyway(self, target: Target, change: ChangeRow) -> dict[str, Any] | None:
-        """After a timeout or a 5xx: the workload when its generation moved past the previewed one, else None."""
-        try:
-            obj, _ = await self.executor.read(target)
-        except (KubeError, KubeConfigError):
-            return None
-        generation = (obj.get("metadata") or {}).get("generation")
-        moved_on = change.generation is not None and isinstance(generation, int) and generation > change.generation
-        return obj if moved_on else None
-
-    async def _conflict(self, actor: Actor, change: ChangeRow) -> Reply:
+    async def _conflict(self, actor: Actor, change: ChangeRow) -> Conflict | Failed | Refused:
         """409: the workload moved under us. Re-read, preview again, ask again."""
         target = Target(change.environment, change.kind, change.namespace, change.workload)
         await self._audit(
@@ -413,33 +532,25 @@ class Guard:
             expires_at=datetime.now(UTC) + self.settings.preview_ttl,
         )
         if moved is None:
-            return refusal("the change moved on meanwhile")
-        blocks = [
-            sb.section(
-                ":warning: The workload changed while applying (409 Conflict). Nothing was applied. "
-                "Here is the new preview:"
-            ),
-            *msg.preview(moved, self._approval_needed(moved)),
-        ]
-        if actor.id != moved.requested_by and moved.channel:  # the approver clicked: the requester confirms again
-            try:
-                await self.slack.ephemeral(moved.channel, moved.requested_by, "Confirm again", blocks)
-            except SlackSendError as exc:
-                log.warning("could not send the new preview of change %s: %s", moved.id, exc.error)
-            note = "The workload changed while applying (409): nothing applied; the requester has a new preview."
-            return Reply("Conflict", msg.text_blocks(note), ok=False)
-        return Reply("Conflict: confirm again", blocks, ok=False)
+            return Refused(Rule.STATE, "the change moved on meanwhile", change=change)
+        approval = self._approval_needed(moved.environment)
+        if actor.id != moved.requested_by:  # the approver clicked: the requester confirms again
+            conflict = Conflict(moved, approval, requester_asked=True)
+            await self.notifier.to_requester(moved, conflict)
+            return conflict
+        return Conflict(moved, approval, requester_asked=False)
 
-    async def _failed(self, actor: Actor, change: ChangeRow, why: str) -> Reply:
-        await self.store.changes.move(change.id, ["applying", "previewed", "awaiting_approval"], "failed", detail=why)
+    async def _failed(self, actor: Actor, change: ChangeRow, why: str) -> Failed:
+        moved = await self.store.changes.move(
+            change.id, ["applying", "previewed", "awaiting_approval"], "failed", detail=why
+        )
         await self._audit(actor, "failed", "error", change, detail=why)
         self.metrics.actions.labels(change.remedy, "failed").inc()
-        await self._post(
-            change, msg.text_blocks(f":x: *{sb.escape(msg.title(change))}* failed: {sb.escape(why)}"), "Failed"
-        )
-        return refusal(f"{msg.title(change)} failed: {why}")
+        failed = Failed(moved or change, why)
+        await self.notifier.announce(failed)
+        return failed
 
-    async def _netcheck(self, actor: Actor, change: ChangeRow, target: Target) -> Reply:
+    async def _netcheck(self, actor: Actor, change: ChangeRow, target: Target) -> Verified | Failed:
         host, port = str(change.params["host"]), _port(change.params)
         try:
             result = await self.executor.netcheck(target, host, port, dry_run=False)
@@ -447,136 +558,30 @@ class Guard:
             why = not_allowed(exc) if isinstance(exc, KubeError) and exc.status == 403 else str(exc)
             return await self._failed(actor, change, why)
         assert isinstance(result, NetcheckResult)
-        verdict = _netcheck_verdict(host, port, result)
-        await self.store.changes.move(change.id, ["applying"], "verified", detail=verdict)
+        verdict = netcheck_verdict(host, port, result)
+        moved = await self.store.changes.move(change.id, ["applying"], "verified", detail=verdict)
         await self._audit(actor, "applied", "ok", change, detail="netcheck pod ran and was deleted")
         await self._audit(actor, "verified", "ok", change, detail=verdict)
         self.metrics.actions.labels("netcheck", "applied").inc()
-        lines = "\n".join(result.lines)
-        await self._post(
-            change,
-            [
-                sb.section(f":mag: *Dependency check from {change.namespace}*: {sb.escape(verdict)}"),
-                sb.code_section("*netcheck pod output*", lines.splitlines()),
-            ],
-            "Netcheck",
-        )
-        return Reply("Netcheck done", msg.text_blocks(sb.escape(verdict)))
+        done = Verified(moved or change, verdict, tuple(result.lines))
+        await self.notifier.announce(done)
+        return done
 
-    async def _verify(self, change: ChangeRow, target: Target) -> None:
-        s = self.settings
-        recovery: Recovery | None = None
-        try:
-            recovery = await self.executor.recovery(
-                target, within=s.verify_timeout, stable=s.verify_stable, interval=s.verify_interval
-            )
-            detail = recovery.detail
-        except (KubeError, KubeConfigError) as exc:
-            detail = f"could not watch the pods: {exc}"
-        bot = Actor("bot", "crashloop-bot")
-        if recovery is not None and recovery.recovered:
-            if await self.store.changes.move(change.id, ["verifying"], "verified", detail=detail) is None:
-                return  # another replica (a newer leader) already recorded the outcome
-            await self._audit(bot, "verified", "ok", change, detail=detail)
-            self.metrics.actions.labels(change.remedy, "verified").inc()
-            pods = f"{recovery.ready}/{recovery.desired} pods Ready"
-            text = f":large_green_circle: *Recovered* after {sb.escape(msg.title(change))}: {pods}, restarts stopped."
-        else:
-            if await self.store.changes.move(change.id, ["verifying"], "not_recovered", detail=detail) is None:
-                return
-            await self._audit(bot, "not_recovered", "error", change, detail=detail)
-            self.metrics.actions.labels(change.remedy, "not_recovered").inc()
-            suggestion = await self._next_branch(change)
-            text = (
-                f":red_circle: *Not recovered* after {sb.escape(msg.title(change))}: {sb.escape(detail)}. {suggestion}"
-            )
-        await self._post(change, msg.text_blocks(text), "Verification")
-        if change.incident_id is not None and self.retriage is not None:
-            await self.retriage(change.incident_id)
+    # --- plumbing ---------------------------------------------------------------------------------------------
 
-    async def _next_branch(self, change: ChangeRow) -> str:
-        try:
-            result = await self.executor.triager.triage(change.environment, change.workload, namespace=change.namespace)
-        except Exception as exc:  # the suggestion is a courtesy; the outcome is already recorded
-            return f"(re-triage failed: {exc})"
-        f = result.finding
-        if f.branch is None:
-            return f"Re-triage: {f.summary}"
-        step = f.remedies[0].title if f.remedies else f.next_step
-        return f"Re-triage now says: {f.summary} — next: {step}"
-
-    async def resume_verifications(self) -> int:
-        """On the leader: watch every change applied but not yet verified (by another replica, or before a crash)."""
-        if not self.is_leader():
-            return 0
-        await self._settle_interrupted()
-        pending = [c for c in await self.store.changes.in_state("verifying") if c.id not in self._watching]
-        for change in pending:
-            self._watch(change)
-        return len(pending)
-
-    async def _settle_interrupted(self, after: timedelta = timedelta(minutes=5)) -> None:
-        """Changes left in `applying` by a replica that died mid-apply: applied (watch them) or failed."""
-        now = datetime.now(UTC)
-        for change in await self.store.changes.in_state("applying"):
-            if now - change.updated_at < after:
-                continue
-            target = Target(change.environment, change.kind, change.namespace, change.workload)
-            landed = await self._landed_anyway(target, change)
-            bot = Actor("bot", "crashloop-bot")
-            if landed is not None and await self.store.changes.move(change.id, ["applying"], "verifying"):
-                await self._audit(bot, "applied", "ok", change, detail="found applied after an interrupted apply")
-            elif await self.store.changes.move(change.id, ["applying"], "failed", detail="interrupted while applying"):
-                await self._audit(bot, "failed", "error", change, detail="interrupted while applying; not applied")
-
-    def _watch(self, change: ChangeRow) -> None:
-        if change.id in self._watching:
-            return
-        self._watching.add(change.id)
-        target = Target(change.environment, change.kind, change.namespace, change.workload)
-
-        async def verify() -> None:
-            try:
-                await self._verify(change, target)
-            finally:
-                self._watching.discard(change.id)
-
-        self._spawn(verify())
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self, within: float) -> None:
-        """Wait for in-flight verifications (shutdown); unfinished ones stay `verifying` in SQL."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=within)
-
-    # --- plumbing ------------------------------------------------------------------------------------------
-
-    async def _post(self, change: ChangeRow, blocks: list[dict[str, Any]], text: str) -> None:
-        channel = change.channel or (
-            self.config.environments[change.environment].channel
-            if change.environment in self.config.environments
-            else None
-        )
-        if not channel:
-            return
-        try:
-            await self.slack.post(channel, f"{text}: {msg.title(change)}", blocks, thread_ts=change.thread_ts)
-        except SlackSendError as exc:
-            log.warning("could not tell Slack about change %s: %s", change.id, exc.error)
-
-    async def _deny(self, actor: Actor, proposal: ProposalRow, why: str) -> Reply:
-        await self._audit(actor, "denied", "refused", proposal, detail=why)
-        self.metrics.actions.labels(proposal.remedy, "denied").inc()
-        return refusal(why)
-
-    async def _deny_change(self, actor: Actor, change: ChangeRow, why: str) -> Reply:
-        await self._audit(actor, "denied", "refused", change, detail=why)
-        self.metrics.actions.labels(change.remedy, "denied").inc()
-        return refusal(why)
+    async def _refuse(
+        self,
+        actor: Actor,
+        subject: ProposalRow | ChangeRow,
+        refusal: _Refusal,
+        *,
+        params: dict[str, Any] | None = None,
+    ) -> Refused:
+        """Audit the refusal and say it; the proposal stays usable."""
+        await self._audit(actor, "denied", "refused", subject, params=params, detail=str(refusal))
+        self.metrics.actions.labels(subject.remedy, "denied").inc()
+        change = subject if isinstance(subject, ChangeRow) else None
+        return Refused(refusal.rule, str(refusal), refusal.field, change)
 
     async def _audit(
         self,
@@ -596,12 +601,12 @@ class Guard:
                 action=action,
                 outcome=outcome,
                 actor_id=actor.id,
-                actor_name=actor.name or await self._name(actor.id),
+                actor_name=actor.name or await self.access.name_of(actor.id),
                 environment=subject.environment,
                 namespace=subject.namespace,
                 workload=subject.workload,
                 remedy=subject.remedy,
-                params=params if params is not None else dict(subject.params),
+                params={k: v for k, v in (params if params is not None else subject.params).items() if k != "value"},
                 diff=diff if diff is not None else (change.diff if change and action == "applied" else None),
                 detail=detail,
                 incident_id=subject.incident_id,
@@ -612,12 +617,19 @@ class Guard:
             )
         )
 
-    async def _name(self, user: str) -> str | None:
-        return None if user.startswith(("cli:", "bot")) else await self.access.name_of(user)
+
+class _Step(Exception):
+    """Ends a step early with `outcome` (a refusal)."""
+
+    def __init__(self, outcome: Refused) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
 
 
-class _Refused(Exception):
-    """A request refused before anything changed."""
+def _busy(other: ChangeRow) -> str:
+    where = f"{other.namespace}/{other.workload}"
+    what = f"{other.remedy} by {other.requested_by}"
+    return f"one change per workload at a time: {what} is in progress on {where} ({other.state})"
 
 
 def _port(params: dict[str, Any]) -> int | None:
@@ -633,13 +645,12 @@ def _with_literal(params: dict[str, Any], literal: str | None) -> dict[str, Any]
     return {**params, "value": literal} if literal is not None else dict(params)
 
 
-def _netcheck_verdict(host: str, port: int | None, r: NetcheckResult) -> str:
-    dns = f"DNS {host} → {r.address}" if r.dns_ok else f"DNS {host} does not resolve"
-    if port is None:
-        return dns
-    tcp = (
-        f"TCP {port} reachable"
-        if r.tcp_ok
-        else f"TCP {port} refused or filtered: the dependency is down or a NetworkPolicy blocks it"
-    )
-    return f"{dns}; {tcp}"
+def _current_memory(obj: KubeObject, container: Any) -> str | None:
+    """The named container's memory limit (or request) in the live workload, as written there."""
+    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        if c.get("name") == container:
+            resources = c.get("resources") or {}
+            value = (resources.get("limits") or {}).get("memory") or (resources.get("requests") or {}).get("memory")
+            return str(value) if value is not None else None
+    return None
