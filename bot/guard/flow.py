@@ -346,47 +346,53 @@ class Guard:
     async def confirm(self, actor: Actor, change_id: str) -> StepOutcome:
         """The requester confirms: sent for approval where required, else applied."""
         try:
-            change = await self._current(change_id)
+            change = await self._current(actor, change_id)
             if actor.id != change.requested_by:
                 why = f"only {change.requested_by}, who asked for it, can confirm this change"
                 raise _Step(await self._refuse(actor, change, _Refusal(Rule.NOT_REQUESTER, why)))
-            change = await self._still_allowed(actor, change, "confirm")
+            if change.state != "previewed":
+                raise _Step(await self._moved_on(actor, change, "this change was already confirmed"))
+            change = await self._unchanged(actor, await self._still_allowed(actor, change, "confirm"))
         except _Step as step:
             return step.outcome
         if self._approval_needed(change.environment):
             expires = datetime.now(UTC) + self.settings.approval_ttl
             moved = await self.store.changes.move(change.id, ["previewed"], "awaiting_approval", expires_at=expires)
             if moved is None:
-                return Refused(Rule.STATE, f"this change is already {change.state}", change=change)
+                return await self._moved_on(actor, change, f"this change is already {change.state}")
             waiting = AwaitingApproval(moved)
             await self.notifier.announce(waiting)
             return waiting
         moved = await self.store.changes.move(change.id, ["previewed"], "applying")
         if moved is None:
-            return Refused(Rule.STATE, f"this change is already {change.state}", change=change)
+            return await self._moved_on(actor, change, f"this change is already {change.state}")
         return await self._apply(actor, moved)
 
     async def approve(self, actor: Actor, change_id: str) -> StepOutcome:
         """A second responder approves: applied at once."""
         try:
-            change = await self._still_allowed(actor, await self._current(change_id), "approve")
+            change = await self._current(actor, change_id)
+            if change.state != "awaiting_approval":
+                raise _Step(await self._moved_on(actor, change, "this change is not awaiting approval"))
+            change = await self._still_allowed(actor, change, "approve")
             if actor.id == change.requested_by:
                 why = "self-approval is not allowed: a different responder must approve"
                 raise _Step(await self._refuse(actor, change, _Refusal(Rule.SELF_APPROVAL, why)))
+            change = await self._unchanged(actor, change)
         except _Step as step:
             return step.outcome
         moved = await self.store.changes.move(
             change.id, ["awaiting_approval"], "applying", approved_by=actor.id, approved_by_name=actor.name
         )
         if moved is None:
-            return Refused(Rule.STATE, f"this change is {change.state}; nothing to approve", change=change)
+            return await self._moved_on(actor, change, f"this change is {change.state}; nothing to approve")
         await self._audit(actor, "approved", "ok", moved)
         return await self._apply(actor, moved)
 
     async def reject(self, actor: Actor, change_id: str) -> StepOutcome:
         """A responder rejects a change awaiting approval (or a preview)."""
         try:
-            change = await self._current(change_id)
+            change = await self._current(actor, change_id)
             decision = await self.access.role(actor.id, change.environment)
             if decision.role < Role.RESPONDER:
                 why = f"you may not reject: {decision.why} (responders only)"
@@ -397,7 +403,7 @@ class Guard:
             change.id, ["awaiting_approval", "previewed"], "rejected", detail=f"rejected by {actor.id}"
         )
         if moved is None:
-            return Refused(Rule.STATE, f"this change is {change.state}; nothing to reject", change=change)
+            return await self._moved_on(actor, change, f"this change is {change.state}; nothing to reject")
         await self._audit(actor, "rejected", "ok", moved)
         ended = Ended(moved, actor.id, cancelled=False)
         await self.notifier.announce(ended)
@@ -406,7 +412,7 @@ class Guard:
     async def cancel(self, actor: Actor, change_id: str) -> StepOutcome:
         """The requester withdraws the change: nothing is applied."""
         try:
-            change = await self._current(change_id)
+            change = await self._current(actor, change_id)
             if actor.id != change.requested_by:
                 why = f"only {change.requested_by} can cancel this change"
                 raise _Step(await self._refuse(actor, change, _Refusal(Rule.NOT_REQUESTER, why)))
@@ -414,9 +420,33 @@ class Guard:
             return step.outcome
         moved = await self.store.changes.move(change.id, ["previewed", "awaiting_approval"], "cancelled")
         if moved is None:
-            return Refused(Rule.STATE, f"this change is {change.state}; nothing to cancel", change=change)
+            return await self._moved_on(actor, change, f"this change is {change.state}; nothing to cancel")
         await self._audit(actor, "rejected", "ok", moved, detail="cancelled by the requester")
         return Ended(moved, actor.id, cancelled=True)
+
+    async def _moved_on(self, actor: Actor, change: ChangeRow, why: str) -> Refused:
+        """A step on a change that already moved on (a replay, a retry, a second click): refused, audited."""
+        now = await self.store.changes.get(change.id) or change
+        return await self._refuse(actor, now, _Refusal(Rule.STATE, f"{why} (it is {now.state} now)"))
+
+    async def _unchanged(self, actor: Actor, change: ChangeRow) -> ChangeRow:
+        """Refuse (and end) a change whose workload moved on since its preview: what was confirmed is not what
+        would be applied. The resourceVersion precondition still catches a change in the last moment."""
+        target = Target(change.environment, change.kind, change.namespace, change.workload)
+        try:
+            obj, _ = await self.executor.read(target)
+        except (KubeError, KubeConfigError) as exc:
+            why = _Refusal(Rule.CLUSTER, f"the workload could not be read: {exc}")
+            raise _Step(await self._refuse(actor, change, why)) from exc
+        generation = (obj.get("metadata") or {}).get("generation")
+        if change.generation is None or change.remedy == "netcheck" or generation == change.generation:
+            return change
+        moved = await self.store.changes.move(change.id, ["previewed", "awaiting_approval"], "rejected", detail="stale")
+        why = (
+            f"{change.namespace}/{change.workload} changed since the preview (generation {change.generation} → "
+            f"{generation}): nothing applied; press Re-run triage"
+        )
+        raise _Step(await self._refuse(actor, moved or change, _Refusal(Rule.STALE, why)))
 
     async def status(self, change_id: str) -> ChangeRow | None:
         """The change as it is now (a door shows its state where its buttons were)."""
@@ -437,18 +467,18 @@ class Guard:
             raise _Step(await self._refuse(actor, change, _Refusal(Rule.ROLE, why)))
         return change
 
-    async def _current(self, change_id: str) -> ChangeRow:
+    async def _current(self, actor: Actor, change_id: str) -> ChangeRow:
         change = await self.store.changes.get(change_id)
         if change is None:
             raise _Step(Refused(Rule.UNKNOWN, "unknown change"))
         if change.state in ("previewed", "awaiting_approval") and change.expires_at <= datetime.now(UTC):
-            if await self.store.changes.move(change.id, [change.state], "expired"):
-                await self._audit(BOT, "rejected", "refused", change, detail="expired")
+            await self.store.changes.move(change.id, [change.state], "expired")
             why = (
                 f"this {change.state.replace('_', ' ')} change expired at {change.expires_at:%H:%M} UTC; "
                 "press Re-run triage"
             )
-            raise _Step(Refused(Rule.EXPIRED, why, change=await self.store.changes.get(change.id)))
+            ended = await self.store.changes.get(change.id)
+            raise _Step(await self._refuse(actor, ended or change, _Refusal(Rule.EXPIRED, why)))
         return change
 
     def _approval_needed(self, environment: str) -> bool:
