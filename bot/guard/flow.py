@@ -436,8 +436,8 @@ class Guard:
         try:
             obj, _ = await self.executor.read(target)
         except (KubeError, KubeConfigError) as exc:
-            why = _Refusal(Rule.CLUSTER, f"the workload could not be read: {exc}")
-            raise _Step(await self._refuse(actor, change, why)) from exc
+            unreadable = _Refusal(Rule.CLUSTER, f"the workload could not be read: {exc}")
+            raise _Step(await self._refuse(actor, change, unreadable)) from exc
         generation = (obj.get("metadata") or {}).get("generation")
         if change.generation is None or change.remedy == "netcheck" or generation == change.generation:
             return change
