@@ -75,7 +75,8 @@ def test_it_says_what_it_waits_for_while_the_pods_recover(tmp_path: Path, sim: S
     result = run(config, "act", "rollout_undo", "prod", "web-app", "--yes")
     assert result.exit_code == 0, result.output
     progress = [line for line in result.stderr.splitlines() if line.startswith("… waiting for the pods")]
-    assert progress and "pods ready" in progress[-1]
+    assert progress
+    assert "pods ready" in progress[-1]
     assert "recovered: " in result.stdout
     assert len([w for w in writes(sim) if getattr(w, "method", "") == "PATCH"]) == 1
     again = run(config, "act", "rollout_undo", "prod", "web-app", "--yes")  # the change ended: not held

@@ -132,7 +132,8 @@ async def test_an_unexpected_failure_answers_with_an_error_id_that_is_in_the_log
     error_id = answer.text.split("error id `", 1)[1].split("`", 1)[0]
     assert len(error_id) == 8
     logged = [r for r in caplog.records if error_id in r.getMessage()]
-    assert logged and logged[0].exc_info is not None  # the traceback is in the log under the same id
+    assert logged
+    assert logged[0].exc_info is not None
     assert "response_url" not in caplog.text
 
 
@@ -146,4 +147,6 @@ async def test_a_bad_signature_is_refused_without_logging_the_body(
         response = await bot.slack_request(body, secret="not-the-secret")
     assert response.status == 401
     logged: Any = caplog.text
-    assert url not in logged and "payload" not in logged and "response_url" not in logged
+    assert url not in logged
+    assert "payload" not in logged
+    assert "response_url" not in logged

@@ -26,7 +26,8 @@ SAMPLE = {  # every parameter any remedy takes, with a value a runbook would pro
 def test_every_remedy_id_has_a_complete_spec(remedy: RemedyId) -> None:
     spec = spec_of(remedy)
     assert spec.id is remedy
-    assert spec.title.strip() and spec.success.strip()
+    assert spec.title.strip()
+    assert spec.success.strip()
     assert spec.checks, f"{remedy}: no parameter checks"
     names = [p.name for p in spec.params]
     assert len(names) == len(set(names)), f"{remedy}: a parameter is listed twice"
@@ -37,9 +38,11 @@ def test_every_remedy_id_has_a_complete_spec(remedy: RemedyId) -> None:
     assert kubectl_command(workload, Remedy(remedy, spec.title, SAMPLE)), f"{remedy}: no kubectl equivalent"
     spec.validate(SAMPLE, validation.Limits("4Gi", "256Mi", frozenset({"app"})))  # a proposal passes its checks
     if remedy is RemedyId.NETCHECK:
-        assert isinstance(spec, NetcheckRemedy) and spec is NETCHECK
+        assert isinstance(spec, NetcheckRemedy)
+        assert spec is NETCHECK
     else:
-        assert isinstance(spec, PatchRemedy) and PATCH_REMEDIES[remedy] is spec
+        assert isinstance(spec, PatchRemedy)
+        assert PATCH_REMEDIES[remedy] is spec
 
 
 def test_a_patch_remedy_builds_its_patch() -> None:
@@ -56,5 +59,5 @@ def test_a_patch_remedy_builds_its_patch() -> None:
 
 
 def test_unknown_remedy_has_no_spec() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="reboot_the_cluster"):
         spec_of("reboot_the_cluster")

@@ -91,7 +91,8 @@ def test_image_references_in_the_grammar_pass(image: str) -> None:
 )
 def test_image_references_outside_the_grammar_are_refused(image: str, fragment: str) -> None:
     err = refused(v.image, {"image": image})
-    assert err.field == "image" and fragment in str(err)
+    assert err.field == "image"
+    assert fragment in str(err)
 
 
 def test_service_accounts_must_exist_when_known() -> None:
