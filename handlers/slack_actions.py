@@ -18,8 +18,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.guard.access import Role
-from bot.guard.flow import Actor
 from bot.guard.outcomes import MayRequest, Outcome, Refused
+from bot.guard.trail import Actor
 from bot.slack import change_messages as msg
 from bot.slack import remedy_forms
 from bot.store.changes import ChangeRow

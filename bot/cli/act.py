@@ -23,7 +23,7 @@ import click
 from bot.core.config import Config
 from bot.core.settings import load_settings
 from bot.guard import proposals
-from bot.guard.flow import Actor, Guard
+from bot.guard.flow import Guard
 from bot.guard.outcomes import (
     Applied,
     Conflict,
@@ -34,6 +34,7 @@ from bot.guard.outcomes import (
     Refused,
     Verified,
 )
+from bot.guard.trail import Actor
 from bot.kube.client import KubeConfigError, KubeError
 from bot.remedies.params import default_params, typed_params
 from bot.store import Store

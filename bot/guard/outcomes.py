@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.remedies.registry import title_of
 from bot.store.changes import ChangeRow
 from bot.store.rows import ProposalRow
+
+
+def title(subject: ProposalRow | ChangeRow) -> str:
+    """ "Bump memory · shop/ledger-api": what a change is about, in words."""
+    return f"{title_of(subject.remedy)} · {subject.namespace}/{subject.workload}"
 
 
 class Rule(StrEnum):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.guard.flow import title
 from bot.guard.outcomes import (
     Applied,
     AwaitingApproval,
@@ -20,6 +19,7 @@ from bot.guard.outcomes import (
     Previewed,
     Refused,
     Verified,
+    title,
 )
 from bot.slack import blocks as sb
 from bot.store.changes import ChangeRow

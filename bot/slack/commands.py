@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.guard import proposals
 from bot.guard.access import Role
-from bot.guard.flow import Actor
 from bot.guard.outcomes import Refused
+from bot.guard.trail import Actor
 from bot.kube.client import KubeConfigError, KubeError
 from bot.remedies.params import default_params, typed_params
 from bot.reports.render import report_blocks

@@ -12,8 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.core.config import Config
-from bot.guard.flow import title
-from bot.guard.outcomes import Conflict, NotRecovered, Outcome, Verified
+from bot.guard.outcomes import Conflict, NotRecovered, Outcome, Verified, title
 from bot.slack import change_messages as msg
 from bot.slack.client import SlackOut, SlackSendError
 from bot.store.changes import ChangeRow
