@@ -17,27 +17,19 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.config import Config
-from bot.core.metrics import Metrics
 from bot.core.settings import Settings
-from bot.guard.access import AccessControl
-from bot.guard.executor import Executor
-from bot.guard.flow import Guard, guard_settings
 from bot.incidents.queue import IncidentWorker, WorkerSettings
-from bot.kube.leader import Leader, should_elect
+from bot.kube.leader import Leader
 from bot.reports.lifecycle import reports_cleanup_ctx
-from bot.reports.service import ReportContext
-from bot.slack.client import SlackOut, make_client
-from bot.store import Store
-from bot.store.audit import AuditLog
 from bot.store.migrate import upgrade
-from bot.triage.run import Triager
-from bot.wiring import SERVICES, Services
-from handlers import alerts, health, slack_actions, slack_commands
+from bot.wiring import SERVICES, Services, build_services
+from handlers import alerts, health, slack_actions, slack_commands, slack_errors
 
 log = logging.getLogger("crashloop.app")
+_BOLT_LOG = logging.getLogger("crashloop.bolt")  # Bolt logs through ours, never below WARNING (see _slack_events)
+_BOLT_LOG.setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -60,9 +52,10 @@ def build_app(config: Config, settings: Settings, options: AppOptions | None = N
     options = options or AppOptions()
     app = web.Application(client_max_size=alerts.MAX_BODY + 64 * 1024)
     app.cleanup_ctx.append(_services(config, settings, options))
-    app.cleanup_ctx.append(_leader(config, settings))
+    app.cleanup_ctx.append(_leader)
     app.cleanup_ctx.append(_worker(options))
-    app.cleanup_ctx.append(reports_cleanup_ctx(_report_context))
+    app.cleanup_ctx.append(_verifications(options))
+    app.cleanup_ctx.append(reports_cleanup_ctx(lambda a: a[SERVICES].report_context()))
     if options.socket_mode:
         app.cleanup_ctx.append(_socket_mode(settings))
     app.add_routes([*health.routes(), *alerts.routes(), web.post("/slack/events", _slack_events)])
@@ -74,95 +67,55 @@ CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 def _services(config: Config, settings: Settings, options: AppOptions) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        metrics = Metrics()
-        store = Store(settings.database_url)
-        if options.migrate:
-            await upgrade(store.engine)
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        client = make_client(token, settings.api_url, metrics)
-        slack = SlackOut(client, metrics, options.slack_min_interval)
-        triager = Triager(config)
-        access = AccessControl(config, slack)
-        audit = AuditLog(store.engine)
-        guard = Guard(
-            config=config,
-            store=store,
-            audit=audit,
-            access=access,
-            executor=Executor(triager),
-            slack=slack,
-            metrics=metrics,
-            signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
-            settings=guard_settings(config),
+        services = build_services(
+            config, settings, slack_min_interval=options.slack_min_interval, worker=options.worker
         )
-        services = Services(config, settings, metrics, store, triager, slack, access, audit, guard)
+        if options.migrate:
+            await upgrade(services.store.engine)
         app[SERVICES] = services
-        app[BOLT] = _bolt(services, client, settings)
+        app[WORKER] = services.worker
+        app[LEADER] = services.leader
+        app[BOLT] = _bolt(services, settings)
         try:
             yield
         finally:
-            triager.close()
-            await store.close()
+            services.triager.close()
+            await services.store.close()
 
     return ctx
 
 
-def _bolt(services: Services, client: AsyncWebClient, settings: Settings) -> AsyncApp:
+def _bolt(services: Services, settings: Settings) -> AsyncApp:
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt = AsyncApp(
-        client=client,  # carries the bot token; AsyncApp would otherwise read SLACK_BOT_TOKEN itself
+        client=services.slack.client,  # carries the bot token; AsyncApp would otherwise read SLACK_BOT_TOKEN itself
         signing_secret=signing or "unset-requests-will-fail-verification",
         process_before_response=False,
         request_verification_enabled=True,
+        logger=_BOLT_LOG,
     )
     slack_commands.register(bolt, services)
     slack_actions.register(bolt, services)
+    slack_errors.register(bolt)
     return bolt
 
 
-def _leader(config: Config, settings: Settings) -> CleanupCtx:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        services = app[SERVICES]
-        elect = should_elect(config.leader_election, settings.database_url)
-        leader = Leader(
-            config.leader_election, elect=elect, on_change=lambda held: services.metrics.leader.set(int(held))
-        )
-        services.metrics.leader.set(int(leader.is_leader))
-        services.guard.is_leader = lambda: leader.is_leader
-        app[LEADER] = leader
-        stop = asyncio.Event()
-        task = asyncio.create_task(leader.run(stop), name="leader-election")
-        try:
-            yield
-        finally:
-            stop.set()
-            await task
-
-    return ctx
-
-
-def _report_context(app: web.Application) -> ReportContext:
-    context, leader = app[SERVICES].report_context(), app[LEADER]
-    context.is_leader = lambda: leader.is_leader  # the scheduler and the sampler are singleton work
-    return context
+async def _leader(app: web.Application) -> AsyncIterator[None]:
+    leader, services = app[LEADER], app[SERVICES]
+    services.metrics.leader.set(int(leader.is_leader))
+    stop = asyncio.Event()
+    task = asyncio.create_task(leader.run(stop), name="leader-election")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 def _worker(options: AppOptions) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[SERVICES]
-        worker = IncidentWorker(
-            config=services.config,
-            store=services.store,
-            triager=services.triager,
-            slack=services.slack,
-            metrics=services.metrics,
-            settings=options.worker,
-        )
-        services.wake_worker = worker.wake
-        services.retriage = worker.retriage
-        services.guard.retriage = worker.retriage
-        worker.after_pass = services.guard.resume_verifications
-        app[WORKER] = worker
+        worker = services.worker
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop), name="incident-queue")
         try:
@@ -184,6 +137,31 @@ def _worker(options: AppOptions) -> CleanupCtx:
     return ctx
 
 
+def _verifications(options: AppOptions) -> CleanupCtx:
+    """On the leader, every poll: watch the changes applied but not yet verified (another replica's, a crash's)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        guard, stop = app[SERVICES].guard, asyncio.Event()
+
+        async def loop() -> None:
+            while not stop.is_set():
+                try:
+                    await guard.resume_verifications()
+                except Exception:
+                    log.exception("resuming recovery checks failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), options.worker.poll_seconds)
+
+        task = asyncio.create_task(loop(), name="recovery-checks")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    return ctx
+
+
 def _socket_mode(settings: Settings) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -200,6 +178,10 @@ def _socket_mode(settings: Settings) -> CleanupCtx:
 
 
 async def _slack_events(request: web.Request) -> web.Response:
+    """Signatures are checked here first, so a bad one is refused without its body reaching any log (Bolt's own
+    check, still on behind this one, logs the whole body — `response_url` included — at INFO)."""
+    if not slack_errors.signed(request.app[SERVICES].settings, await request.read(), request.headers):
+        return web.json_response({"error": "invalid request"}, status=401)
     bolt = request.app[BOLT]
     response = await bolt.async_dispatch(await to_bolt_request(request))
     return await to_aiohttp_response(response)

@@ -1,32 +1,51 @@
-"""`crashloop act REMEDY ENV WORKLOAD`: the runbook remedies from a terminal, guarded the same way.
+"""`crashloop act REMEDY ENV WORKLOAD`: the runbook remedies from a terminal, through the same guard as Slack.
 
-The operator's own kubeconfig credentials decide what they may do (the cluster's RBAC); the bot still shows the
-server-side dry run and the diff, asks before applying, refuses stale or conflicting changes and environments that
-require a second responder's approval (use Slack there), watches for recovery, and writes every step to the audit
-log as `cli:<user>`.
+The terminal is one more door to `bot.guard.flow.Guard`, acting as `cli:<user>` ($USER, or `--as`): the same
+rules refuse the same way — role, read-only mode, every parameter limit, one change per workload, a stale
+proposal, an environment that requires a second responder's approval (use Slack there) — and every step is
+audited. It prints the server-side dry run and the diff, asks before applying (unless --yes), then says on
+stderr what it waits for while the pods recover.
+
+Exit codes: 0 done (or declined at the prompt), 1 applied but failed or not recovered, 2 refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import os
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from bot.core.config import Config
 from bot.core.settings import load_settings
-from bot.guard.executor import Executor, Target, not_allowed
-from bot.guard.flow import guard_settings
+from bot.guard import proposals
+from bot.guard.flow import Guard
+from bot.guard.outcomes import (
+    Applied,
+    Conflict,
+    Failed,
+    NotRecovered,
+    Outcome,
+    Previewed,
+    Refused,
+    Verified,
+)
+from bot.guard.trail import Actor
 from bot.kube.client import KubeConfigError, KubeError
 from bot.remedies.params import default_params, typed_params
-from bot.remedies.patches import NetcheckResult, PlanError
 from bot.store import Store
-from bot.store.audit import AuditEvent, AuditLog
+from bot.store.changes import ChangeRow
 from bot.store.migrate import upgrade
 from bot.triage.locate import WorkloadNotFound
 from bot.triage.run import Triager
+from bot.wiring import build_core, build_guard
 from runbooks.model import RemedyId
+
+EXIT_FAILED, EXIT_REFUSED = 1, 2
 
 
 class Stop(Exception):
@@ -37,102 +56,100 @@ class Stop(Exception):
         self.code = code
 
 
-async def act(
-    config: Config,
-    remedy: str,
-    env: str,
-    name: str,
-    namespace: str | None,
-    params: dict[str, Any],
-    literal: str | None,
-    yes: bool,
-    verify: bool,
-) -> str:
-    triager = Triager(config)
-    store = Store(load_settings().database_url)
+class TerminalNotifier:
+    """The guard's notifier for a terminal: progress on stderr; no second responder can be reached from here."""
+
+    @property
+    def carries_approvals(self) -> bool:
+        return False
+
+    async def announce(self, outcome: Outcome) -> None:
+        """The command prints the outcome it is returned; nothing else to tell."""
+
+    async def to_requester(self, change: ChangeRow, outcome: Outcome) -> None:
+        """The requester is the person at the terminal: the returned outcome reaches them."""
+
+    async def progress(self, change: ChangeRow, line: str) -> None:
+        click.echo(f"… {line}", err=True)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the person at the terminal asked for."""
+
+    remedy: str
+    environment: str
+    workload: str
+    namespace: str | None
+    params: dict[str, Any]
+    literal: str | None
+    yes: bool
+    verify: bool
+
+
+async def act(config: Config, request: Request, *, user: str) -> str:
+    settings = load_settings()
+    core = build_core(config, settings)
+    # A literal value is sealed with a key that lives only as long as this process: it never needs unsealing
+    # anywhere else, and no key derived from a configured secret can open what this run stored.
+    guard, _ = build_guard(
+        core,
+        notifier=TerminalNotifier(),
+        directory=None,
+        signing_secret=secrets.token_urlsafe(32),
+        background_verify=False,
+    )
     try:
-        await upgrade(store.engine)
-        audit, actor = AuditLog(store.engine), f"cli:{getpass.getuser()}"
-        result = await triager.triage(env, name, namespace=namespace)
-        ev = result.evidence
-        proposed = next((r for r in result.finding.remedies if str(r.id) == remedy), None)
-        merged = {**(proposed.params if proposed else default_params(ev, remedy)), **params}
-        target = Target(env, ev.workload.kind, ev.workload.namespace, ev.workload.name)
-        record = _recorder(audit, actor, target, remedy, merged)
-        await record("requested", "ok")
-        executor = Executor(triager)
-        if remedy == str(RemedyId.NETCHECK):
-            return await _netcheck(executor, target, merged, record)
-        applied_params = {**merged, "value": literal} if literal is not None else merged
-        try:
-            preview = await executor.preview(target, remedy, applied_params)
-        except PlanError as exc:
-            await record("denied", "refused", detail=str(exc))
-            raise Stop(f"cannot {remedy}: {exc}", 2) from exc
-        await record("previewed", "ok", diff=preview.diff)
-        click.echo(f"{preview.plan.summary}\n\n{preview.diff or '(no change to the pod template)'}")
-        if config.environment(env).require_approval:
-            await record("denied", "refused", detail="the environment requires a second responder's approval")
-            raise Stop(f"{env} requires a second responder's approval: use the Slack flow", 2)
-        if not yes and not click.confirm("Apply this change?", default=False):
-            await record("rejected", "ok", detail="declined at the prompt")
-            return "nothing applied"
-        try:
-            applied = await executor.apply(target, remedy, applied_params, preview.resource_version)
-        except KubeError as exc:
-            why = not_allowed(exc) if exc.status == 403 else f"{exc.short}: {exc.message}"
-            await record("failed", "error", detail=why)
-            raise Stop(why, 1) from exc
-        meta = applied.get("metadata") or {}
-        await record("applied", "ok", diff=preview.diff, detail=f"generation {meta.get('generation')}")
-        if not verify:
-            return f"applied: {preview.plan.summary}"
-        s = guard_settings(config)
-        recovery = await executor.recovery(
-            target, within=s.verify_timeout, stable=s.verify_stable, interval=s.verify_interval
-        )
-        await record(
-            "verified" if recovery.recovered else "not_recovered",
-            "ok" if recovery.recovered else "error",
-            detail=recovery.detail,
-        )
-        return f"{'recovered' if recovery.recovered else 'NOT recovered'}: {recovery.detail}"
+        await upgrade(core.store.engine)
+        return await _run(core.triager, core.store, guard, config, request, Actor(f"cli:{user}", user))
     except (WorkloadNotFound, KubeConfigError) as exc:
-        raise Stop(str(exc), 2) from exc
+        raise Stop(str(exc), EXIT_REFUSED) from exc
+    except KubeError as exc:
+        raise Stop(f"the cluster could not be read: {exc}", EXIT_FAILED) from exc
     finally:
-        triager.close()
-        await store.close()
+        core.triager.close()
+        await core.store.close()
 
 
-async def _netcheck(executor: Executor, target: Target, params: dict[str, Any], record: Any) -> str:
-    port = int(params["port"]) if params.get("port") else None
-    result = await executor.netcheck(target, str(params["host"]), port, dry_run=False)
-    assert isinstance(result, NetcheckResult)
-    text = "\n".join(result.lines)
-    await record("applied", "ok", detail="netcheck pod ran and was deleted")
-    await record("verified", "ok", detail=text)
-    return text
+async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: Request, actor: Actor) -> str:
+    _refused(await guard.admit(actor, r.environment, r.workload, r.remedy))
+    result = await triager.triage(r.environment, r.workload, namespace=r.namespace)
+    ev = result.evidence
+    proposed = next((p for p in result.finding.remedies if str(p.id) == r.remedy), None)
+    params = {**(proposed.params if proposed else default_params(ev, r.remedy)), **r.params}
+    proposal = await proposals.propose(store, ev, r.remedy, params, minutes=config.actions.proposal_minutes)
+    outcome = await guard.request(actor, proposal.id, literal=r.literal)
+    _refused(outcome)
+    assert isinstance(outcome, Previewed)
+    change = outcome.change
+    click.echo(f"{change.summary}\n\n{change.diff or '(no change to the pod template)'}")
+    if not r.yes and not click.confirm("Apply this change?", default=False):
+        await guard.cancel(actor, change.id)
+        return "nothing applied"
+    done = await guard.confirm(actor, change.id)
+    _refused(done)
+    if isinstance(done, Failed):
+        raise Stop(f"{done.reason}", EXIT_FAILED)
+    if isinstance(done, Conflict):
+        raise Stop("the workload changed while applying (409 Conflict): nothing applied; run the command again", 1)
+    if isinstance(done, Verified):  # netcheck: the check ran
+        return "\n".join([done.detail, *done.lines])
+    assert isinstance(done, Applied)
+    if not r.verify:
+        await guard.leave_unwatched(change.id)
+        return f"applied: {change.summary}"
+    click.echo(f"applied: {change.summary}; watching the pods until they are Ready and restarts stop", err=True)
+    recovery = await guard.verify(actor, change.id)
+    if isinstance(recovery, NotRecovered):
+        raise Stop(f"NOT recovered: {recovery.detail}. {recovery.suggestion}", EXIT_FAILED)
+    _refused(recovery)
+    assert isinstance(recovery, Verified)
+    return f"recovered: {recovery.detail}"
 
 
-def _recorder(audit: AuditLog, actor: str, t: Target, remedy: str, params: dict[str, Any]) -> Any:
-    async def record(action: str, outcome: str, *, diff: str | None = None, detail: str | None = None) -> None:
-        await audit.append(
-            AuditEvent(
-                action=action,
-                outcome=outcome,
-                actor_id=actor,
-                actor_name=None,
-                environment=t.environment,
-                namespace=t.namespace,
-                workload=t.name,
-                remedy=remedy,
-                params=params,
-                diff=diff,
-                detail=detail,
-            )
-        )
-
-    return record
+def _refused(outcome: Outcome | None) -> None:
+    if isinstance(outcome, Refused):
+        raise Stop(f"refused: {outcome.reason}", EXIT_REFUSED)
 
 
 @click.command("act")
@@ -144,6 +161,7 @@ def _recorder(audit: AuditLog, actor: str, t: Target, remedy: str, params: dict[
 @click.option("--secret-value", is_flag=True, help="set_env: prompt for a literal value (not echoed)")
 @click.option("--yes", is_flag=True, help="apply without asking")
 @click.option("--no-verify", is_flag=True, help="do not wait for the pods to recover")
+@click.option("--as", "as_user", metavar="USER", help="who acts, audited as cli:USER (default: $USER)")
 @click.pass_context
 def act_command(
     ctx: click.Context,
@@ -155,20 +173,21 @@ def act_command(
     secret_value: bool,
     yes: bool,
     no_verify: bool,
+    as_user: str | None,
 ) -> None:
     """Preview, confirm and apply a runbook REMEDY to WORKLOAD in ENVIRONMENT, then watch it recover."""
     from bot.cli.main import _fail, _load
 
     config = _load(ctx)
     if any("=" not in p for p in params):
-        _fail("--param takes KEY=VALUE", 2)
+        _fail("--param takes KEY=VALUE", EXIT_REFUSED)
     overrides = typed_params(dict(p.split("=", 1) for p in params))
     if "value" in overrides:
         _fail("literal values are not taken as arguments (shell history keeps them): use --secret-value", 2)
     literal = click.prompt("Value", hide_input=True) if secret_value else None
+    user = as_user or os.environ.get("USER") or getpass.getuser()
+    request = Request(remedy, environment, workload, namespace, overrides, literal, yes, not no_verify)
     try:
-        click.echo(
-            asyncio.run(act(config, remedy, environment, workload, namespace, overrides, literal, yes, not no_verify))
-        )
+        click.echo(asyncio.run(act(config, request, user=user)))
     except Stop as exc:
         _fail(str(exc), exc.code)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 
 import click
 
 from bot.cli.act import act_command
 from bot.cli.audit import audit_group
+from bot.cli.demo import demo
 from bot.cli.render_json import to_dict
 from bot.cli.render_text import render
 from bot.cli.report import report_group
@@ -158,16 +158,7 @@ def db_upgrade() -> None:
 cli.add_command(audit_group)
 cli.add_command(act_command)
 cli.add_command(report_group)
-
-
-@cli.command()
-@click.option("--scenario", "scenarios", multiple=True, help="only these simulated scenarios")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="keep the demo's files here")
-def demo(scenarios: tuple[str, ...], workdir: Path | None) -> None:
-    """Run the bot on the simulated cluster and print what it finds (no cluster or credentials needed)."""
-    from bot.devtools.demo import run_demo
-
-    run_demo(list(scenarios) or None, workdir)
+cli.add_command(demo)
 
 
 def main() -> None:

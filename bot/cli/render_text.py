@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.remedies.kubectl_hints import kubectl_command
+from bot.remedies.registry import kubectl_command
 from bot.triage.run import TriageResult
 from runbooks.model import BRANCH_TITLES, Evidence, Finding
 from runbooks.signals import describe_exit

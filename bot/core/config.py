@@ -22,7 +22,7 @@ from runbooks.quantity import QuantityError, parse_bytes
 CONFIG_ENV = "CRASHLOOP_CONFIG"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_PRINCIPAL = re.compile(r"^(?:[UWS][A-Z0-9]{2,}|cli:[A-Za-z_][A-Za-z0-9_.-]{0,31})$")  # Slack ids, terminal users
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -172,7 +172,7 @@ class Config(_Strict):
 def _check_principals(value: list[str]) -> list[str]:
     bad = [p for p in value if not _PRINCIPAL.match(p)]
     if bad:
-        raise ValueError(f"not Slack user/user-group ids (U…, W…, S…): {', '.join(bad)}")
+        raise ValueError(f"not Slack user/user-group ids (U…, W…, S…) or terminal users (cli:NAME): {', '.join(bad)}")
     return value
 
 

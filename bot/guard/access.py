@@ -1,8 +1,13 @@
-"""Who may do what in Slack: a user's role from their id and their user groups, per environment.
+"""Who may do what: an actor's role from their id and their groups, per environment.
 
-`access` in crashloop.yaml lists user ids (U…/W…) and user-group ids (S…), globally and per environment.
-Group membership is read from Slack (`usergroups.users.list`) and cached; when it cannot be read, the answer is
-"no role" — access is denied rather than guessed. Viewers may triage; responders may also request and approve.
+`access` in crashloop.yaml lists user ids (U…/W…), user-group ids (S…) and terminal users (`cli:<name>`),
+globally and per environment. Group membership comes from a `Directory` (Slack's user groups, see
+`bot.slack.directory`) and is cached; when it cannot be read the group grants nothing — access is denied rather
+than guessed — but a user listed by id never depends on that lookup. Right before a change is applied the guard
+asks again with `fresh=True`, so someone removed from a responder group cannot act on the cached membership.
+
+The terminal (`crashloop act`) acts as `cli:<user>`: when `access` lists any `cli:` principal, only those listed
+may act; when it lists none, the operator's own kubeconfig decides (the cluster's RBAC) and they are a responder.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Protocol
 
 from bot.core.config import Config
-from bot.slack.client import SlackOut, SlackSendError
+
+CLI_PREFIX = "cli:"
 
 
 class Role(IntEnum):
@@ -22,7 +29,19 @@ class Role(IntEnum):
 
 
 class AccessLookupError(Exception):
-    """Group membership could not be read from Slack: deny, and say so."""
+    """Group membership could not be read: deny, and say so."""
+
+
+class Directory(Protocol):
+    """Where group members and display names come from (Slack in the bot; nothing in the terminal)."""
+
+    async def group_members(self, group: str) -> frozenset[str]:
+        """The group's members; AccessLookupError when they cannot be read."""
+        ...
+
+    async def name_of(self, user: str) -> str | None:
+        """The user's display name for the audit log, None when unknown."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -32,59 +51,58 @@ class Decision:
 
 
 class AccessControl:
-    """Resolves roles; group members are cached for `ttl` seconds."""
+    """Resolves roles; group members are cached for `ttl` seconds (bypassed with `fresh=True`)."""
 
-    def __init__(self, config: Config, slack: SlackOut, ttl: float = 300.0) -> None:
+    def __init__(self, config: Config, directory: Directory | None, ttl: float = 300.0) -> None:
         self.config = config
-        self.slack = slack
+        self.directory = directory
         self.ttl = ttl
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
         self._names: dict[str, str | None] = {}
 
-    async def members(self, group: str) -> frozenset[str]:
+    async def members(self, group: str, *, fresh: bool = False) -> frozenset[str]:
         cached = self._members.get(group)
-        if cached and time.monotonic() - cached[0] < self.ttl:
+        if not fresh and cached and time.monotonic() - cached[0] < self.ttl:
             return cached[1]
-        try:
-            data = await self.slack.call("usergroups.users.list", usergroup=group)
-        except SlackSendError as exc:
-            raise AccessLookupError(f"could not read members of user group {group}: {exc.error}") from exc
-        users = frozenset(str(u) for u in data.get("users") or [])
+        if self.directory is None:
+            raise AccessLookupError(f"user group {group} cannot be read here")
+        users = await self.directory.group_members(group)
         self._members[group] = (time.monotonic(), users)
         return users
 
     async def name_of(self, user: str) -> str | None:
-        """The user's Slack name for the audit log (None when Slack cannot say; the id is recorded anyway)."""
+        """The user's name for the audit log (None when nobody can say; the id is recorded anyway)."""
+        if user.startswith((CLI_PREFIX, "bot")) or self.directory is None:
+            return None
         if user not in self._names:
-            try:
-                data = await self.slack.call("users.info", user=user)
-            except SlackSendError:
-                return None
-            profile = data.get("user") or {}
-            self._names[user] = profile.get("real_name") or profile.get("name")
+            self._names[user] = await self.directory.name_of(user)
         return self._names[user]
 
-    async def _matches(self, user: str, principals: list[str]) -> str | None:
-        if user in principals:
-            return f"user {user} is listed"
-        for group in (p for p in principals if p.startswith("S")):
-            if user in await self.members(group):
-                return f"user {user} is in group {group}"
-        return None
-
-    async def role(self, user: str, environment: str | None = None) -> Decision:
-        """The user's role in `environment` (or globally when None)."""
+    async def role(self, user: str, environment: str | None = None, *, fresh: bool = False) -> Decision:
+        """The user's role in `environment` (or globally when None); `fresh` re-reads group membership."""
         env = self.config.environments.get(environment) if environment else None
         responders = [*self.config.access.responders, *(env.responders if env else [])]
         viewers = [*self.config.access.viewers, *(env.viewers if env else [])]
-        try:
-            why = await self._matches(user, responders)
-            if why:
-                return Decision(Role.RESPONDER, f"{why} as a responder")
-            why = await self._matches(user, viewers)
-            if why:
-                return Decision(Role.VIEWER, f"{why} as a viewer")
-        except AccessLookupError as exc:
-            return Decision(Role.NONE, f"{exc}; access denied until Slack answers")
+        if user.startswith(CLI_PREFIX) and not any(p.startswith(CLI_PREFIX) for p in [*responders, *viewers]):
+            return Decision(Role.RESPONDER, f"{user} acts with the operator's own kubeconfig (no cli: access listed)")
+        if user in responders:  # listed by id: no lookup can take it away
+            return Decision(Role.RESPONDER, f"user {user} is listed as a responder")
+        failure: str | None = None
+        for group in (p for p in responders if p.startswith("S")):
+            try:
+                if user in await self.members(group, fresh=fresh):
+                    return Decision(Role.RESPONDER, f"user {user} is in group {group} as a responder")
+            except AccessLookupError as exc:
+                failure = str(exc)
+        if user in viewers:
+            return Decision(Role.VIEWER, f"user {user} is listed as a viewer")
+        for group in (p for p in viewers if p.startswith("S")):
+            try:
+                if user in await self.members(group, fresh=fresh):
+                    return Decision(Role.VIEWER, f"user {user} is in group {group} as a viewer")
+            except AccessLookupError as exc:
+                failure = str(exc)
+        if failure is not None:
+            return Decision(Role.NONE, f"{failure}; access denied until it can be read")
         where = f" for environment {environment}" if environment else ""
         return Decision(Role.NONE, f"user {user} is not a viewer or responder{where} in crashloop.yaml `access`")

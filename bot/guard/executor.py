@@ -13,6 +13,7 @@ import copy
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,9 +100,14 @@ class Executor:
         history = await kube.call(f"rollout history of {t.namespace}/{t.name}", history_of, t.namespace, selector)
         return obj, history
 
-    async def preview(self, t: Target, remedy: str, params: dict[str, Any]) -> Preview:
-        """Plan the patch from the live workload and have the API server dry-run it; PlanError/KubeError on failure."""
-        obj, history = await self.read(t)
+    async def preview(
+        self, t: Target, remedy: str, params: dict[str, Any], live: tuple[KubeObject, list[KubeObject]] | None = None
+    ) -> Preview:
+        """Plan the patch from the live workload (`live`, or read now) and have the API server dry-run it.
+
+        PlanError/KubeError on failure.
+        """
+        obj, history = live or await self.read(t)
         patch = plan(remedy, params, obj, history)
         result = await self._patch(t, patch, dry_run=True)
         meta = obj.get("metadata") or {}
@@ -130,6 +136,12 @@ class Executor:
             patch.patch_type,
             dry_run=dry_run,
         )
+
+    async def service_accounts(self, t: Target) -> frozenset[str]:
+        """The names of the service accounts in the workload's namespace (a remedy may only pick one of them)."""
+        reader, kube = self.triager.reader(t.environment), self.triager.kube
+        names = await kube.call(f"list serviceaccounts in {t.namespace}", reader.list_service_accounts, t.namespace)
+        return frozenset(names)
 
     async def netcheck(
         self, t: Target, host: str, port: int | None, *, dry_run: bool, wait: float = 45.0
@@ -171,13 +183,26 @@ class Executor:
             await asyncio.sleep(1.0)
         raise KubeError(f"wait for pod {t.namespace}/{name}", None, "timeout", f"not finished within {wait:g}s")
 
-    async def recovery(self, t: Target, *, within: float, stable: float, interval: float = 2.0) -> Recovery:
-        """Watch until the workload's pods are all Ready and their restart counts stop growing for `stable` seconds."""
+    async def recovery(
+        self,
+        t: Target,
+        *,
+        within: float,
+        stable: float,
+        interval: float = 2.0,
+        on_observe: Callable[[Recovery], Awaitable[None]] | None = None,
+    ) -> Recovery:
+        """Watch until the workload's pods are all Ready and their restart counts stop growing for `stable` seconds.
+
+        `on_observe` hears every observation (what the check still waits for).
+        """
         deadline = time.monotonic() + within
         last: tuple[int, float] | None = None
         state = Recovery(False, 0, 0, 0, "no observation yet")
         while time.monotonic() < deadline:
             state = await self._observe(t)
+            if on_observe is not None:
+                await on_observe(state)
             now = time.monotonic()
             if state.ready and state.ready >= state.desired:
                 if last is None or last[0] != state.restarts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from runbooks.model import Evidence
@@ -20,9 +21,15 @@ def default_params(ev: Evidence, remedy_id: str) -> dict[str, Any]:
 
 
 def typed_params(overrides: dict[str, str]) -> dict[str, Any]:
+    """`key=value` words as parameters: a Secret/ConfigMap as {name, key}, numbers as int, probes as JSON."""
     typed: dict[str, Any] = {}
     for key, value in overrides.items():
-        if key in ("secret", "configmap") and "/" in value:
+        if key == "probes":  # a mapping, written as JSON: probes='{"liveness": {"periodSeconds": 20}}'
+            try:
+                typed[key] = json.loads(value)
+            except ValueError:
+                typed[key] = value  # the guard refuses it, saying what a probe setting looks like
+        elif key in ("secret", "configmap") and "/" in value:
             ref_name, _, ref_key = value.partition("/")
             typed[key] = {"name": ref_name, "key": ref_key}
         elif key in ("port", "to_revision") and value.isdigit():

@@ -166,8 +166,11 @@ def _bump_memory(req: _Request) -> PatchPlan:
     resources = container.get("resources") or {}
     limit_now = (resources.get("limits") or {}).get("memory")
     request_now = (resources.get("requests") or {}).get("memory")
-    if limit_now is not None and _bytes(str(limit_now), "the current memory limit") >= _bytes(to, "to"):
-        raise PlanError(f"{container['name']}: memory limit is already {limit_now}, not below {to}")
+    if limit_now is not None:
+        now_bytes, to_bytes = _bytes(str(limit_now), "the current memory limit"), _bytes(to, "to")
+        shrink = str(req.params.get("shrink", "")).lower() in ("yes", "true", "1")
+        if now_bytes == to_bytes or (now_bytes > to_bytes and not shrink):
+            raise PlanError(f"{container['name']}: memory limit is already {limit_now}, not below {to}")
     request = request_to or request_now
     if request is not None and _bytes(str(request), "the memory request") > _bytes(to, "to"):
         raise PlanError(

@@ -12,12 +12,14 @@ from typing import Any
 
 from bot.guard import proposals
 from bot.guard.access import Role
-from bot.guard.flow import Actor
+from bot.guard.outcomes import Refused
+from bot.guard.trail import Actor
 from bot.kube.client import KubeConfigError, KubeError
 from bot.remedies.params import default_params, typed_params
 from bot.reports.render import report_blocks
 from bot.reports.service import build_report
 from bot.slack import blocks as sb
+from bot.slack import change_messages
 from bot.triage.locate import WorkloadNotFound
 from bot.wiring import Services
 from runbooks.model import RemedyId
@@ -165,9 +167,9 @@ async def remedy(services: Services, user: str, remedy_id: str, args: list[str],
         return error(
             tried, f"unknown environment `{env}`; configured: {', '.join(sorted(services.config.environments))}"
         )
-    decision = await services.access.role(user, env)  # before any cluster read on the asker's behalf
-    if decision.role < Role.RESPONDER:
-        return error(tried, f"you may not change workloads in {env}: {decision.why} (responders only)")
+    refused = await services.guard.admit(Actor(user), env, name, remedy_id)  # before any cluster read for the asker
+    if refused is not None:
+        return error(tried, sb.escape(refused.reason))
     try:
         result = await services.triager.triage(env, name)
     except WorkloadNotFound as exc:
@@ -179,8 +181,11 @@ async def remedy(services: Services, user: str, remedy_id: str, args: list[str],
     params = {**(proposed.params if proposed else default_params(ev, remedy_id)), **typed_params(overrides)}
     minutes = services.config.actions.proposal_minutes
     proposal = await proposals.propose(services.store, ev, remedy_id, params, minutes=minutes)
-    reply = await services.guard.request(Actor(user), proposal.id, channel=channel)
-    return Reply(reply.text, reply.blocks)
+    outcome = await services.guard.request(Actor(user), proposal.id, channel=channel)
+    if isinstance(outcome, Refused):
+        return error(tried, sb.escape(outcome.reason))
+    text, blocks = change_messages.answer(outcome)
+    return Reply(text, blocks)
 
 
 async def hotspots(services: Services, user: str, args: list[str]) -> Reply:

@@ -1,8 +1,9 @@
 """The modal a responder fills in before a remedy that needs a value (Slack `views.open`), and reading it back.
 
-Which fields each remedy asks for: set_env (name, and a literal value or a Secret/ConfigMap key), set_image
-(image), service_account (name), netcheck (host, port), bump_memory (new limit) — each prefilled from the
-proposal. The literal value field is never echoed: it goes into the guard, which seals it.
+Which fields each remedy asks for comes from its spec (`bot.remedies.registry`), each prefilled from the
+proposal. The literal value field is never echoed: it goes into the guard, which seals it. This module only
+reads the form's shape (a Secret as name/key, a port as a number); whether a value is allowed is the guard's
+call, and its refusal is shown next to the field so the person can correct it.
 """
 
 from __future__ import annotations
@@ -10,37 +11,38 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.remedies.registry import spec_of
 from bot.slack import blocks as sb
 
 CALLBACK_ID = "remedy.form"
-NEEDS_FORM = {"set_env", "set_image", "service_account", "netcheck", "bump_memory"}
-_FIELDS: dict[str, list[tuple[str, str, bool]]] = {  # remedy -> (param, label, optional)
-    "set_env": [
-        ("name", "Variable name", False),
-        ("value", "Literal value (kept sealed, never shown)", True),
-        ("secret", "…or from Secret (name/key)", True),
-        ("configmap", "…or from ConfigMap (name/key)", True),
-    ],
-    "set_image": [("image", "Image", False)],
-    "service_account": [("service_account", "Service account (must exist)", False)],
-    "netcheck": [("host", "Host", False), ("port", "Port", True)],
-    "bump_memory": [("to", "New memory limit", False)],
-}
+
+
+def fields(remedy: str) -> set[str]:
+    """The fields the remedy's form asks for (empty: no form, the button previews at once)."""
+    try:
+        return {f.name for f in spec_of(remedy).form}
+    except (KeyError, ValueError):
+        return set()
+
+
+def needs_form(remedy: str) -> bool:
+    """Whether the remedy asks for values before its preview (its spec has form fields)."""
+    return bool(fields(remedy))
 
 
 def modal(remedy: str, title: str, params: dict[str, Any], private: dict[str, Any]) -> dict[str, Any]:
     blocks = [sb.section(sb.escape(title))]
-    for name, label, optional in _FIELDS[remedy]:
-        initial = params.get(name)
-        element: dict[str, Any] = {"type": "plain_text_input", "action_id": name}
-        if initial not in (None, "") and name != "value":
+    for field in spec_of(remedy).form:
+        initial = params.get(field.name)
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": field.name}
+        if initial not in (None, "") and not field.sealed:
             element["initial_value"] = str(initial)
         blocks.append(
             {
                 "type": "input",
-                "block_id": name,
-                "optional": optional,
-                "label": {"type": "plain_text", "text": label},
+                "block_id": field.name,
+                "optional": field.optional,
+                "label": {"type": "plain_text", "text": field.label},
                 "element": element,
             }
         )
@@ -81,9 +83,7 @@ def read(remedy: str, state_values: dict[str, Any]) -> tuple[dict[str, Any], str
     ):
         raise FormError("value", "give exactly one source: a literal value, a Secret key or a ConfigMap key")
     port = values.pop("port", None)
-    if port is not None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise FormError("port", "a port is a number from 1 to 65535")
-        overrides["port"] = int(port)
+    if port is not None:  # whether it is a valid port is the guard's call
+        overrides["port"] = int(port) if port.isdigit() else port
     overrides.update(values)
     return overrides, literal

@@ -442,4 +442,4 @@ async def test_a_bad_port_is_refused_without_leaving_anything_half_done(
         )
     )
     assert "not a number from 1 to 65535" in (await told(bot, ALICE, "65535")).text
-    assert [a[:2] for a in await audit_actions(bot, "orders")] == [("requested", "ok"), ("denied", "refused")]
+    assert [a[:2] for a in await audit_actions(bot, "orders")] == [("denied", "refused")]  # refused, not requested

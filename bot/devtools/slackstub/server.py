@@ -170,6 +170,11 @@ class SlackStandIn:
         """Forget scripted failures and the per-channel rate limit."""
         self._failures.clear()
 
+    def set_usergroup_members(self, group: str, users: list[str]) -> None:
+        """Change a user group's members, as an admin does in Slack (e.g. someone leaves the on-call group)."""
+        with self._ws.lock:
+            self._ws.usergroups[group].users = list(users)
+
     # --- inspection ---------------------------------------------------------------------------------------------
 
     @property

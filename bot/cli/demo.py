@@ -1,0 +1,21 @@
+"""`crashloop demo`: the bot's loop on the simulated cluster — the one CLI command that reaches into bot.devtools.
+
+Kept in its own module so the import contract can say exactly that: nothing outside bot.devtools imports it
+except this command and the tests (`.importlinter`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--scenario", "scenarios", multiple=True, help="only these simulated scenarios")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="keep the demo's files here")
+def demo(scenarios: tuple[str, ...], workdir: Path | None) -> None:
+    """Run the bot on the simulated cluster and print what it finds (no cluster or credentials needed)."""
+    from bot.devtools.demo import run_demo  # the simulated cluster loads only when the demo runs
+
+    run_demo(list(scenarios) or None, workdir)

@@ -1,0 +1,171 @@
+"""The guard's last step: apply a confirmed (and, where required, approved) change, and never leave it half done.
+
+The patch carries the resourceVersion it was previewed against (`bot.guard.executor`): a 409 re-reads, previews
+again and asks the requester to confirm again; a lost answer (timeout, 5xx) checks whether the patch landed
+anyway; any other failure ends the change as `failed`, audited and told. Netcheck, not a patch, runs its pod
+here. An applied change is handed to the verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.core.metrics import Metrics
+from bot.core.sealing import SealError, unseal
+from bot.guard.executor import Executor, Target, not_allowed
+from bot.guard.notifier import Notifier
+from bot.guard.outcomes import Applied, Conflict, Failed, Refused, Rule, Verified
+from bot.guard.trail import Actor, Trail
+from bot.guard.verify import Verifier, netcheck_verdict
+from bot.kube.client import KubeConfigError, KubeError
+from bot.remedies.patches import NetcheckResult, PlanError
+from bot.store.changes import ChangeRow, ChangeStore
+
+log = logging.getLogger("crashloop.guard")
+
+ApplyOutcome = Applied | Verified | Failed | Conflict | Refused
+
+
+class Applier:
+    def __init__(
+        self,
+        *,
+        changes: ChangeStore,
+        executor: Executor,
+        notifier: Notifier,
+        metrics: Metrics,
+        trail: Trail,
+        verifier: Verifier,
+        secret: str,
+        preview_ttl: timedelta,
+        approval_needed: Callable[[str], bool],
+    ) -> None:
+        self.changes, self.executor, self.notifier, self.metrics = changes, executor, notifier, metrics
+        self.trail, self.verifier, self.secret = trail, verifier, secret
+        self.preview_ttl, self.approval_needed = preview_ttl, approval_needed
+
+    async def apply(self, actor: Actor, change: ChangeRow) -> ApplyOutcome:
+        """Apply `change` (in state `applying`); any failure ends it as `failed`, audited."""
+        try:
+            return await self._apply_now(actor, change)
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                self.failed(actor, change, "interrupted while applying (shutdown): check the workload")
+            )
+            raise
+        except Exception as exc:
+            extra = {"incident_id": change.incident_id, "workload": change.workload, "remedy": change.remedy}
+            log.exception("applying change %s failed", change.id, extra={**extra, "user": actor.id})
+            return await self.failed(actor, change, f"{type(exc).__name__}: {exc}")
+
+    async def _apply_now(self, actor: Actor, change: ChangeRow) -> ApplyOutcome:
+        target = Target(change.environment, change.kind, change.namespace, change.workload)
+        if change.remedy == "netcheck":
+            return await self._netcheck(actor, change, target)
+        try:
+            obj, _ = await self.executor.read(target)
+            meta = obj.get("metadata") or {}
+            if change.generation is not None and meta.get("generation") != change.generation:
+                why = (
+                    f"{change.namespace}/{change.workload} changed since the preview (generation "
+                    f"{change.generation} → {meta.get('generation')}); nothing applied; press Re-run triage"
+                )
+                return await self.failed(actor, change, why)
+            params = self._params(change)
+            result = await self.executor.apply(target, change.remedy, params, str(meta.get("resourceVersion")))
+        except (PlanError, SealError) as exc:
+            return await self.failed(actor, change, str(exc))
+        except KubeError as exc:
+            if exc.status == 409 or (exc.status == 422 and "test" in exc.message.lower()):
+                return await self._conflict(actor, change)
+            lost = exc.status is None or exc.status >= 500
+            landed = await self.verifier.landed_anyway(target, change) if lost else None
+            if landed is None:
+                return await self.failed(
+                    actor, change, not_allowed(exc) if exc.status == 403 else f"{exc.short}: {exc.message}"
+                )
+            result = landed  # the answer was lost (timeout), but the patch reached the API server
+        moved = await self.changes.move(change.id, ["applying"], "verifying") or change
+        new_meta = result.get("metadata") or {}
+        detail = f"applied: generation {new_meta.get('generation')}, resourceVersion {new_meta.get('resourceVersion')}"
+        await self.trail.record(actor, "applied", "ok", moved, detail=detail)
+        self.metrics.actions.labels(change.remedy, "applied").inc()
+        applied = Applied(moved, detail)
+        await self.notifier.announce(applied)
+        self.verifier.watch(moved)
+        return applied
+
+    def _params(self, change: ChangeRow) -> dict[str, Any]:
+        literal = unseal(self.secret, change.sealed_value) if change.sealed_value else None
+        return with_literal(change.params, literal)
+
+    async def _conflict(self, actor: Actor, change: ChangeRow) -> Conflict | Failed | Refused:
+        """409: the workload moved under us. Re-read, preview again, ask again."""
+        target = Target(change.environment, change.kind, change.namespace, change.workload)
+        detail = "409 Conflict: the workload changed; re-read and asked again"
+        await self.trail.record(actor, "failed", "error", change, detail=detail)
+        try:
+            preview = await self.executor.preview(target, change.remedy, self._params(change))
+        except (KubeError, KubeConfigError, PlanError, SealError) as exc:
+            return await self.failed(actor, change, f"after a conflict the preview failed: {exc}")
+        moved = await self.changes.move(
+            change.id,
+            ["applying"],
+            "previewed",
+            diff=preview.diff,
+            summary=preview.plan.summary,
+            generation=preview.generation,
+            expires_at=datetime.now(UTC) + self.preview_ttl,
+        )
+        if moved is None:
+            return Refused(Rule.STATE, "the change moved on meanwhile", change=change)
+        approval = self.approval_needed(moved.environment)
+        if actor.id != moved.requested_by:  # the approver clicked: the requester confirms again
+            conflict = Conflict(moved, approval, requester_asked=True)
+            await self.notifier.to_requester(moved, conflict)
+            return conflict
+        return Conflict(moved, approval, requester_asked=False)
+
+    async def failed(self, actor: Actor, change: ChangeRow, why: str) -> Failed:
+        moved = await self.changes.move(change.id, ["applying", "previewed", "awaiting_approval"], "failed", detail=why)
+        await self.trail.record(actor, "failed", "error", change, detail=why)
+        self.metrics.actions.labels(change.remedy, "failed").inc()
+        failed = Failed(moved or change, why)
+        await self.notifier.announce(failed)
+        return failed
+
+    async def _netcheck(self, actor: Actor, change: ChangeRow, target: Target) -> Verified | Failed:
+        host, port = str(change.params["host"]), port_of(change.params)
+        try:
+            result = await self.executor.netcheck(target, host, port, dry_run=False)
+        except (KubeError, PlanError) as exc:
+            why = not_allowed(exc) if isinstance(exc, KubeError) and exc.status == 403 else str(exc)
+            return await self.failed(actor, change, why)
+        assert isinstance(result, NetcheckResult)
+        verdict = netcheck_verdict(host, port, result)
+        moved = await self.changes.move(change.id, ["applying"], "verified", detail=verdict)
+        await self.trail.record(actor, "applied", "ok", change, detail="netcheck pod ran and was deleted")
+        await self.trail.record(actor, "verified", "ok", change, detail=verdict)
+        self.metrics.actions.labels("netcheck", "applied").inc()
+        done = Verified(moved or change, verdict, tuple(result.lines))
+        await self.notifier.announce(done)
+        return done
+
+
+def port_of(params: dict[str, Any]) -> int | None:
+    """The netcheck port as a number (None: no port); PlanError for anything else."""
+    port = params.get("port")
+    if port in (None, ""):
+        return None
+    if not str(port).isdigit() or not 0 < int(port) < 65536:
+        raise PlanError(f"port {port!r} is not a number from 1 to 65535")
+    return int(port)
+
+
+def with_literal(params: dict[str, Any], literal: str | None) -> dict[str, Any]:
+    """The parameters with a set_env literal value added back (it is stored sealed, apart from them)."""
+    return {**params, "value": literal} if literal is not None else dict(params)
