@@ -17,6 +17,7 @@ from __future__ import annotations
 from runbooks.matching import Signal, find_last
 from runbooks.model import Assessment, Branch, Evidence, Reason, Remedy, RemedyId
 from runbooks.remedies import set_previous_image
+from runbooks.unmatched import telling_lines
 
 BRANCH = Branch.APP_ENV
 SUCCESS = "STATUS=Running, RESTARTS stop increasing, no new fatal logs."
@@ -68,9 +69,10 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
         term is not None and term.reason == "Error" and code not in (137, 143)
     ):
         quote = f"lastState.terminated: reason={term.reason if term else None} exitCode={code}"
-        reason = Reason(f"the app exits with code {code} and logs no recognisable error", quote, "status")
-        headline = f"{ev.workload.name}/{ev.focus_container} exits with code {code}"
-        return Assessment(BRANCH, 0.35, headline, (reason,), set_previous_image(ev), "read the logs of the crashed run")
+        reasons = [Reason(f"the app exits with code {code}; no known failure signature matched", quote, "status")]
+        reasons.extend(telling_lines(ev))
+        headline = f"{ev.workload.name}/{ev.focus_container} exits with code {code}; cause not recognised"
+        return Assessment(BRANCH, 0.3, headline, tuple(reasons), (), "read the lines quoted above and the logs below")
     return None
 
 

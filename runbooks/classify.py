@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from runbooks import app_env, image_config, networking_deps, probes, rbac_mounts, resources
+from runbooks import app_env, image_config, networking_deps, probes, rbac_mounts, resources, signature_match
 from runbooks.model import Assessment, Branch, Evidence, Finding, Policy, Reason, Remedy
 from runbooks.release import fresh_release
 from runbooks.remedies import rollout_undo
+from runbooks.unmatched import telling_lines
 
 # Order is the tie-break: most specific signals first.
 BRANCH_MODULES: tuple[ModuleType, ...] = (resources, image_config, probes, rbac_mounts, networking_deps, app_env)
@@ -21,8 +22,9 @@ _ALTERNATIVE_MIN_SCORE = 0.4
 
 
 def assess_all(ev: Evidence, policy: Policy) -> list[Assessment]:
-    """Every branch's assessment, strongest first."""
+    """Every branch's assessment, strongest first: the branch modules' and the signature library's."""
     found = [a for m in BRANCH_MODULES if (a := m.assess(ev, policy)) is not None]
+    found.extend(signature_match.assess(ev, policy))
     order = {m.BRANCH: i for i, m in enumerate(BRANCH_MODULES)}
     return sorted(found, key=lambda a: (-a.score, order[a.branch]))
 
@@ -50,7 +52,9 @@ def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
             remedies.insert(0, undo)
     reasons.extend(_failure_reasons(ev))
     confidence = _confidence(best, ranked, ev)
-    alternatives = tuple(a.branch for a in ranked[1:] if a.score >= _ALTERNATIVE_MIN_SCORE)
+    alternatives = tuple(
+        dict.fromkeys(a.branch for a in ranked[1:] if a.score >= _ALTERNATIVE_MIN_SCORE and a.branch != best.branch)
+    )
     deduped = _dedupe(remedies)
     next_step = deduped[0].title if deduped else best.next_step
     return Finding(
@@ -62,6 +66,7 @@ def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
         SUCCESS_CRITERIA[best.branch],
         next_step,
         alternatives,
+        best.proposal,
     )
 
 
@@ -89,7 +94,8 @@ def _unexplained(ev: Evidence) -> Assessment:
     state = (c.waiting_reason or "restarting") if c else "restarting"
     reason = Reason(f"the container is {state} but no runbook signal matched", None, "status")
     headline = f"{ev.workload.name}/{ev.focus_container} is {state}; cause not recognised"
-    return Assessment(Branch.APP_ENV, 0.2, headline, (reason,), (), "read the logs and events below")
+    reasons = (reason, *telling_lines(ev))
+    return Assessment(Branch.APP_ENV, 0.2, headline, reasons, (), "read the lines quoted above and the logs below")
 
 
 def _failure_reasons(ev: Evidence) -> list[Reason]:

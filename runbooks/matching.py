@@ -43,6 +43,20 @@ def shorten(line: str, limit: int = _MAX_QUOTE) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def excerpt(line: str, start: int, end: int, limit: int = _MAX_QUOTE) -> str:
+    """`line` cut to `limit` characters around the span that matched, so a long line still quotes its point."""
+    stripped = line.strip()
+    offset = len(line) - len(line.lstrip())
+    start, end = max(0, start - offset), max(0, end - offset)
+    if len(stripped) <= limit:
+        return stripped
+    if end <= limit - 1:
+        return stripped[: limit - 1] + "…"
+    begin = max(0, min(start - 40, len(stripped) - (limit - 2)))
+    cut = stripped[begin : begin + limit - 2]
+    return "…" + cut + ("…" if begin + limit - 2 < len(stripped) else "")
+
+
 def find_last(lines: Sequence[str], signals: Iterable[Signal]) -> Match | None:
     """The most recent line matching any signal (crash logs end with the error that matters)."""
     compiled = tuple(signals)

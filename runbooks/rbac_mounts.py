@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import re
 
-from runbooks.matching import Signal, find_last
+from runbooks.matching import Signal, excerpt, find_last
 from runbooks.model import Assessment, Branch, Evidence, Reason, Remedy, RemedyId
 
 BRANCH = Branch.RBAC_MOUNTS
 SUCCESS = "Permission/mount errors disappear; the pod reaches Ready."
 
 _FORBIDDEN = re.compile(
-    # quotes may come escaped (\") when the app logs the API's JSON error body
-    r'User \\?"system:serviceaccount:(?P<ns>[\w.-]+):(?P<sa>[\w.-]+)\\?" '
-    r'cannot (?P<verb>\w+) resource \\?"(?P<resource>[\w/.-]+)\\?"'
-    r'(?: in API group \\?"(?P<group>[\w.-]*)\\?")?',
+    # quotes may come escaped (\") when the app logs the API's JSON error body; older API servers omit "resource"
+    r'User \\?"system:serviceaccount:(?P<ns>[\w.{}-]+):(?P<sa>[\w.-]+)\\?" '
+    r'cannot (?P<verb>\w+) (?:resource )?\\?"?(?P<resource>[\w/-]+)(?P<dotted>\.[\w.-]+)?\\?"?'
+    r'(?: in API group \\?"(?P<group>[\w.-]*)\\?")?(?P<scope> at the cluster scope)?',
     re.IGNORECASE,
 )
 _FILE_PERMS = (
@@ -45,20 +45,32 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
 
 def _forbidden(ev: Evidence) -> Assessment | None:
     lines = ev.all_log_lines()
-    hit = next((m for line in reversed(lines) if (m := _FORBIDDEN.search(line))), None)
-    if hit is None:
+    found = next(((line, m) for line in reversed(lines) if (m := _FORBIDDEN.search(line))), None)
+    if found is None:
         generic = find_last(lines, _FORBIDDEN_ANY)
         if generic is None:
             return None
         reason = Reason("the app got Forbidden from an API", generic.quote, "logs")
         return Assessment(BRANCH, 0.6, f"{ev.workload.name} is denied access", (reason,))
-    line = next(line for line in reversed(lines) if _FORBIDDEN.search(line))
-    sa, verb, resource, group = hit["sa"], hit["verb"], hit["resource"], hit["group"] or ""
-    reason = Reason(f"service account {sa} may not {verb} {resource}", line.strip()[:300], "logs")
+    line, hit = found
+    sa, verb, resource = hit["sa"], hit["verb"], hit["resource"]
+    group = hit["group"] or (hit["dotted"] or "").lstrip(".")
+    cluster = bool(hit["scope"])
+    reason = Reason(f"service account {sa} may not {verb} {resource}", excerpt(line, *hit.span()), "logs")
     headline = f"{ev.workload.name} runs as service account {sa}, which may not {verb} {resource}"
-    remedy = service_account_remedy(ev, sa, verb, resource, group)
-    next_step = "" if remedy else f"grant {verb} on {resource} to a service account (see the proposed YAML)"
-    return Assessment(BRANCH, 0.9, headline, (reason,), (remedy,) if remedy else (), next_step)
+    remedy = service_account_remedy(ev, sa, verb, resource, group, cluster=cluster)
+    account = str(remedy.params["service_account"]) if remedy else sa
+    yaml = rbac_proposal(
+        ev.workload.namespace,
+        account,
+        verb,
+        resource,
+        group,
+        cluster=cluster,
+        create_sa=bool(remedy and remedy.params.get("create")),
+    )
+    next_step = f"review and apply the proposed RBAC granting {verb} on {resource} to {account}"
+    return Assessment(BRANCH, 0.9, headline, (reason,), (remedy,) if remedy else (), next_step, yaml)
 
 
 def _mount_events(ev: Evidence) -> Assessment | None:
@@ -91,29 +103,52 @@ def _file_permissions(ev: Evidence) -> Assessment | None:
 
 
 def service_account_remedy(
-    ev: Evidence, current: str, verb: str | None, resource: str | None, group: str
+    ev: Evidence, current: str, verb: str | None, resource: str | None, group: str, *, cluster: bool = False
 ) -> Remedy | None:
-    """Switch to the workload's own service account when it exists; always carry the RBAC proposal."""
-    candidate = ev.workload.name if ev.workload.name in ev.service_accounts else None
-    if candidate is None or candidate == current:
+    """Move a pod off the namespace's shared `default` account (or a missing one) to its own account.
+
+    The account named after the workload is proposed; when it does not exist yet, creating it is part of the
+    reviewed RBAC proposal (`create`: true). A workload that already runs as its own account keeps it: the fix is
+    a rule in its Role, which is proposed as YAML, not a switch.
+    """
+    candidate = ev.workload.name
+    own_account = current != "default" and ev.service_account_exists is not False
+    if own_account or candidate == current:
         return None
     params: dict[str, object] = {"from": current, "service_account": candidate}
+    if candidate not in ev.service_accounts:
+        params["create"] = True
     if verb and resource:
         params["missing"] = {"verb": verb, "resource": resource, "apiGroup": group}
-        params["rbac_yaml"] = rbac_proposal(ev.workload.namespace, candidate, verb, resource, group)
-    title = f"Use service account {candidate}"
-    return Remedy(RemedyId.SERVICE_ACCOUNT, title, params, f"{current} lacks the permission")
+        params["rbac_yaml"] = rbac_proposal(
+            ev.workload.namespace,
+            candidate,
+            verb,
+            resource,
+            group,
+            cluster=cluster,
+            create_sa=bool(params.get("create")),
+        )
+    made = " (created by the proposed YAML)" if params.get("create") else ""
+    title = f"Use service account {candidate}{made}"
+    return Remedy(RemedyId.SERVICE_ACCOUNT, title, params, f"{current} is shared by every pod of the namespace")
 
 
-def rbac_proposal(namespace: str, sa: str, verb: str, resource: str, group: str) -> str:
-    """A minimal Role + RoleBinding granting exactly the missing permission (shown, never applied)."""
+def rbac_proposal(
+    namespace: str, sa: str, verb: str, resource: str, group: str, *, cluster: bool = False, create_sa: bool = False
+) -> str:
+    """A minimal Role + RoleBinding (ClusterRole + ClusterRoleBinding for a cluster-scope request) granting exactly
+    the missing verb on the missing resource to `sa` — shown for review, never applied by the bot."""
     verbs = sorted({verb, "get"}) if verb in ("list", "watch") else [verb]
+    name = f"{sa}-{verb}-{resource.replace('/', '-')}"
+    role, binding = ("ClusterRole", "ClusterRoleBinding") if cluster else ("Role", "RoleBinding")
+    where = "" if cluster else f", namespace: {namespace}"
+    account = f"apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {sa}, namespace: {namespace}}}\n---\n"
     return (
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
-        f"metadata: {{name: {sa}-{resource.replace('/', '-')}, namespace: {namespace}}}\n"
-        f'rules:\n- apiGroups: ["{group}"]\n  resources: ["{resource}"]\n  verbs: {verbs}\n'
-        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
-        f"metadata: {{name: {sa}-{resource.replace('/', '-')}, namespace: {namespace}}}\n"
-        f"subjects: [{{kind: ServiceAccount, name: {sa}, namespace: {namespace}}}]\n"
-        f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {sa}-{resource.replace('/', '-')}}}\n"
-    ).replace("'", '"')
+        (account if create_sa else "")
+        + f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {role}\nmetadata: {{name: {name}{where}}}\n"
+        + f'rules:\n- apiGroups: ["{group}"]\n  resources: ["{resource}"]\n  verbs: [{", ".join(verbs)}]\n'
+        + f"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: {binding}\nmetadata: {{name: {name}{where}}}\n"
+        + f"subjects: [{{kind: ServiceAccount, name: {sa}, namespace: {namespace}}}]\n"
+        + f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: {role}, name: {name}}}\n"
+    )

@@ -28,8 +28,14 @@ BRANCH = Branch.RESOURCES
 SUCCESS = "No new OOM events; restarts level off; p95 memory < ~80% of limit."
 
 _OOM_EVENT = (
-    Signal.of("OOM event", r"\bOOMKill(ed|ing)\b"),
+    Signal.of("OOM event", r"\bOOMKill(ed|ing)\b|invoked oom-killer"),
     Signal.of("out of memory", r"out of memory|memory cgroup out of memory"),
+)
+_HEAP_LIMIT = (
+    Signal.of(
+        "the runtime's own heap limit (above the container's limit, the kernel kills first)",
+        r"heap_size_limit: \d+|-Xmx\d+[kmg]|max-old-space-size=\d+",
+    ),
 )
 _OOM_LOG = (
     Signal.of("OutOfMemoryError", r"java\.lang\.OutOfMemoryError|OutOfMemoryError"),
@@ -82,7 +88,11 @@ def _oom_assessment(ev: Evidence, policy: Policy, c: ContainerStatus) -> Assessm
         f"lastState.terminated: reason=OOMKilled exitCode={code}",
         "status",
     )
-    return _with_remedy(ev, policy, c.name, 0.95, "was OOMKilled", [reason])
+    reasons = [reason]
+    event = find_last([e.message for e in ev.events], _OOM_EVENT)
+    log = find_last(ev.all_log_lines(), (*_OOM_LOG, *_HEAP_LIMIT))
+    reasons.extend(Reason(m.signal.label, m.quote, src) for m, src in ((event, "events"), (log, "logs")) if m)
+    return _with_remedy(ev, policy, c.name, 0.95, "was OOMKilled", reasons)
 
 
 def _with_remedy(

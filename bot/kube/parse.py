@@ -17,6 +17,7 @@ from runbooks.model import (
     ContainerSpec,
     ContainerStatus,
     Event,
+    Mount,
     ObjectRef,
     PodInfo,
     Probe,
@@ -187,7 +188,48 @@ def parse_workload(kind: str, obj: KubeObject) -> Workload:
         selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),
         service_account=pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default",
         containers=container_specs(pod_spec),
+        mounts=mounts(pod_spec, spec.get("volumeClaimTemplates") or []),
     )
+
+
+def mounts(pod_spec: KubeObject, claim_templates: list[KubeObject]) -> tuple[Mount, ...]:
+    """Every volume mount of every container, with what backs it and, for a claim, its requested size."""
+    sizes = {
+        _meta(t).get("name", ""): (((t.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+        for t in claim_templates
+    }
+    volumes = {v.get("name", ""): v for v in pod_spec.get("volumes") or []}
+    found: list[Mount] = []
+    for key in ("initContainers", "containers"):
+        for c in pod_spec.get(key) or []:
+            for m in c.get("volumeMounts") or []:
+                name = m.get("name", "")
+                source, claim = _volume_source(volumes.get(name), name in sizes)
+                claim = claim or (name if name in sizes else None)
+                found.append(
+                    Mount(
+                        c["name"],
+                        name,
+                        m.get("mountPath", ""),
+                        bool(m.get("readOnly")),
+                        source,
+                        claim,
+                        str(sizes[name]) if sizes.get(name) else None,
+                    )
+                )
+    return tuple(found)
+
+
+def _volume_source(volume: KubeObject | None, templated: bool) -> tuple[str, str | None]:
+    if volume is None:
+        return ("volumeClaimTemplate" if templated else "unknown volume"), None
+    claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+    if claim:
+        return f"persistentVolumeClaim {claim}", str(claim)
+    kind = next((k for k in volume if k != "name"), "volume")
+    detail = (volume.get(kind) or {}) if isinstance(volume.get(kind), dict) else {}
+    extra = detail.get("path") or detail.get("name") or detail.get("secretName") or detail.get("medium") or ""
+    return f"{kind} {extra}".strip(), None
 
 
 # --- pods -----------------------------------------------------------------------------------------------
