@@ -72,8 +72,11 @@ def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
 
 def _confidence(best: Assessment, ranked: list[Assessment], ev: Evidence) -> float:
     score = best.score
-    if len(ranked) > 1 and ranked[1].score >= score - 0.1:
+    rivals = [a for a in ranked[1:] if a.branch != best.branch]
+    if rivals and rivals[0].score >= score - 0.1 - 1e-9:
         score -= 0.1  # a close runner-up: say so in the number
+    elif rivals and rivals[0].score >= score - 0.3 - 1e-9:
+        score -= 0.05  # another branch is defensible too
     if any(f.what.startswith("logs") for f in ev.failures):
         score -= 0.1  # classified without the crashed run's logs
     return round(max(0.05, min(score, 0.99)), 2)

@@ -44,6 +44,10 @@ _PULL_ERROR = re.compile(
     r"(?:i/o timeout|connection refused)|no matching manifest for [\w/]+|toomanyrequests[^\n]*)",
     re.IGNORECASE,
 )
+_NOT_RUNNABLE = (
+    Signal.of("not executable", r"Permission denied|not executable|cannot execute"),
+    Signal.of("not found", r"not found|No such file or directory"),
+)
 _TAG_MISSING = re.compile(r"not found|manifest unknown|no matching manifest", re.IGNORECASE)
 _MISSING_OBJECT = re.compile(r'(secret|configmap)s? "([\w.-]+)" not found', re.IGNORECASE)
 _MISSING_KEY = re.compile(r"couldn't find key ([\w.-]+) in (Secret|ConfigMap) ([\w.-]+)/([\w.-]+)", re.IGNORECASE)
@@ -127,7 +131,8 @@ def _config_error(ev: Evidence) -> Assessment | None:
     else:
         return Assessment(BRANCH, 0.8, f"{ev.workload.name}/{c.name} has an invalid config", tuple(reasons))
     headline = f"{ev.workload.name}/{c.name} references {kind} {name}, which does not exist"
-    return Assessment(BRANCH, 0.95, headline, tuple(reasons), set_previous_image(ev), next_step)
+    refs = [r for r in _refs(ev) if r.name == name]
+    return Assessment(BRANCH, 0.95, headline, tuple(reasons), _env_remedies(ev, refs), next_step)
 
 
 def _missing_refs(ev: Evidence) -> Assessment | None:
@@ -150,9 +155,13 @@ def _exit_127(ev: Evidence) -> Assessment | None:
     if c is None or term is None or term.exit_code not in (126, 127):
         return None
     what = "command not found" if term.exit_code == 127 else "command not executable"
-    reason = Reason(f"exit {term.exit_code}: {what}", f"lastState.terminated: exitCode={term.exit_code}", "status")
+    reasons = [Reason(f"exit {term.exit_code}: {what}", f"lastState.terminated: exitCode={term.exit_code}", "status")]
+    said = find_last(ev.all_log_lines(), _NOT_RUNNABLE)
+    if said is not None:  # the shell says which file: exit 126/127 plus that line is decisive, not a volume problem
+        reasons.append(Reason(f"the shell could not run it: {said.signal.label}", said.quote, "logs"))
     headline = f"{ev.workload.name}/{c.name}: {what} (wrong entrypoint or missing binary)"
-    return Assessment(BRANCH, 0.8, headline, (reason,), set_previous_image(ev), "check command/args and the image")
+    score = 0.95 if said else 0.8
+    return Assessment(BRANCH, score, headline, tuple(reasons), set_previous_image(ev), "check command/args and the image")
 
 
 def _refs(ev: Evidence) -> list[ObjectRef]:

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from runbooks.model import Event
+
 _MAX_QUOTE = 300
 
 
@@ -55,6 +57,31 @@ def excerpt(line: str, start: int, end: int, limit: int = _MAX_QUOTE) -> str:
     begin = max(0, min(start - 40, len(stripped) - (limit - 2)))
     cut = stripped[begin : begin + limit - 2]
     return "…" + cut + ("…" if begin + limit - 2 < len(stripped) else "")
+
+
+@dataclass(frozen=True)
+class EventGroup:
+    """One event message as the responder should read it: once, with its total count and how many pods said it."""
+
+    reason: str
+    message: str
+    count: int
+    pods: int
+
+    def line(self) -> str:
+        pods = f" ({self.pods} pods)" if self.pods > 1 else ""
+        return f"{self.reason} x{self.count}{pods}: {self.message}"
+
+
+def group_events(events: Iterable[Event]) -> list[EventGroup]:
+    """Events with the same reason and message (pod names aside) merged, most frequent first."""
+    merged: dict[tuple[str, str], tuple[int, set[str]]] = {}
+    for e in events:
+        key = (e.reason, e.message.replace(e.object_name, "<pod>") if e.object_name else e.message)
+        count, pods = merged.get(key, (0, set()))
+        merged[key] = (count + e.count, pods | {e.object_name})
+    groups = [EventGroup(r, m, c, len(p)) for (r, m), (c, p) in merged.items()]
+    return sorted(groups, key=lambda g: -g.count)
 
 
 def find_last(lines: Sequence[str], signals: Iterable[Signal]) -> Match | None:

@@ -98,10 +98,11 @@ def endpoint(lines: tuple[str, ...], hit_line: str) -> tuple[str | None, int | N
             m = pattern.search(text)
             if m and not m.group("host").isdigit() and not _SOURCE_FILE.search(m.group("host")):
                 port = m.groupdict().get("port")
-                return m.group("host"), int(port) if port else _default_port(" ".join(nearby))
+                return m.group("host"), int(port) if port else default_port(" ".join(nearby))
     return None, None
 
 
-def _default_port(text: str) -> int | None:
+def default_port(text: str) -> int | None:
+    """The well-known port of the client that wrote `text` (PostgreSQL 5432, Redis 6379…), if it names one."""
     lowered = text.lower()
     return next((port for hint, port in _DEFAULT_PORTS.items() if hint in lowered), None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbooks.matching import Signal, find_all
+from runbooks.matching import Signal, find_all, group_events
 from runbooks.model import Assessment, Branch, ContainerSpec, Evidence, Probe, Reason, Remedy, RemedyId
 
 BRANCH = Branch.PROBES
@@ -43,10 +43,9 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
     if kills:
         reasons.append(Reason("the kubelet killed the container after failed probes", kills[-1].quote, "events"))
     if unhealthy:
-        worst = max(unhealthy, key=lambda e: e.count)
+        worst, *others = group_events(unhealthy)  # each distinct failure once, with how many pods saw it
         reasons.append(Reason(f"{failures} probe failures ({', '.join(sorted(kinds))})", worst.line(), "events"))
-        distinct = dict.fromkeys(e.message for e in unhealthy if e.message != worst.message)
-        reasons.extend(Reason("the probe also failed with", m[:300], "events") for m in list(distinct)[:2])
+        reasons.extend(Reason("the probe also failed with", g.line()[:300], "events") for g in others[:2])
     last = _last_words(ev)
     if last and (kills or unhealthy):
         reasons.append(Reason("the last thing the app logged before it was killed", last, "logs"))

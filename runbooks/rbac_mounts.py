@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from runbooks.matching import Signal, excerpt, find_last
+from runbooks.matching import Signal, excerpt, find_last, group_events
 from runbooks.model import Assessment, Branch, Evidence, Reason, Remedy, RemedyId
 
 BRANCH = Branch.RBAC_MOUNTS
@@ -77,9 +77,11 @@ def _mount_events(ev: Evidence) -> Assessment | None:
     mounts = [e for e in ev.events if e.reason in ("FailedMount", "FailedAttachVolume")]
     if not mounts:
         return None
-    worst = max(mounts, key=lambda e: e.count)
-    reason = Reason(f"a volume cannot be mounted ({worst.reason} x{worst.count})", worst.line(), "events")
-    return Assessment(BRANCH, 0.9, f"{ev.workload.name} cannot mount a volume", (reason,), (), worst.message)
+    groups = group_events(mounts)[:3]  # one line per distinct failure, with how many pods reported it
+    reasons = tuple(Reason(f"a volume cannot be mounted ({g.reason} x{g.count})", g.line(), "events") for g in groups)
+    pod = f" (pod {ev.focus_pod}, container {ev.focus_container})" if ev.focus_pod else ""
+    headline = f"{ev.workload.name} cannot mount a volume{pod}"
+    return Assessment(BRANCH, 0.9, headline, reasons, (), groups[0].message)
 
 
 def _missing_service_account(ev: Evidence) -> Assessment | None:
@@ -140,6 +142,7 @@ def rbac_proposal(
     """A minimal Role + RoleBinding (ClusterRole + ClusterRoleBinding for a cluster-scope request) granting exactly
     the missing verb on the missing resource to `sa` — shown for review, never applied by the bot."""
     verbs = sorted({verb, "get"}) if verb in ("list", "watch") else [verb]
+    quoted = ", ".join(f'"{v}"' for v in verbs)
     name = f"{sa}-{verb}-{resource.replace('/', '-')}"
     role, binding = ("ClusterRole", "ClusterRoleBinding") if cluster else ("Role", "RoleBinding")
     where = "" if cluster else f", namespace: {namespace}"
@@ -147,7 +150,7 @@ def rbac_proposal(
     return (
         (account if create_sa else "")
         + f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {role}\nmetadata: {{name: {name}{where}}}\n"
-        + f'rules:\n- apiGroups: ["{group}"]\n  resources: ["{resource}"]\n  verbs: [{", ".join(verbs)}]\n'
+        + f'rules:\n- apiGroups: ["{group}"]\n  resources: ["{resource}"]\n  verbs: [{quoted}]\n'
         + f"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: {binding}\nmetadata: {{name: {name}{where}}}\n"
         + f"subjects: [{{kind: ServiceAccount, name: {sa}, namespace: {namespace}}}]\n"
         + f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: {role}, name: {name}}}\n"

@@ -181,7 +181,7 @@ def _netcheck(ev: Evidence, hit: Hit, params: dict[str, str]) -> Remedy | None:
     if host is None:
         return None
     if port is None:
-        port = _default_port(hit.line)
+        port = networking_deps.default_port(" ".join(ev.all_log_lines()[-20:]) + hit.line) or _default_port(hit.line)
     target = f"{host}:{port}" if port else host
     return Remedy(
         RemedyId.NETCHECK, f"Check DNS and TCP to {target}", {"host": host, "port": port}, "from the namespace"
