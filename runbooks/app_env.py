@@ -14,6 +14,8 @@ with a new image (`classify` puts `rollout_undo` first when the release is fresh
 
 from __future__ import annotations
 
+import re
+
 from runbooks.matching import Signal, find_last
 from runbooks.model import Assessment, Branch, Evidence, Reason, Remedy, RemedyId
 from runbooks.remedies import set_previous_image
@@ -47,8 +49,16 @@ _CRASH = (
 )
 
 
+_DNS_HOST = re.compile(
+    r"(?:ENOTFOUND|EAI_AGAIN|lookup|UnknownHostException:|could not translate host name) \"?(?P<host>[\w.-]+)"
+)
+
+
 def assess(ev: Evidence, policy: object = None) -> Assessment | None:
     lines = ev.all_log_lines()
+    garbled = _user_read_as_host(ev, lines)
+    if garbled is not None:
+        return garbled
     missing = find_last(lines, _MISSING_ENV)
     if missing is not None:
         return _missing_env(ev, missing.match.group("name"), missing.quote)
@@ -73,6 +83,26 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
         reasons.extend(telling_lines(ev))
         headline = f"{ev.workload.name}/{ev.focus_container} exits with code {code}; cause not recognised"
         return Assessment(BRANCH, 0.3, headline, tuple(reasons), (), "read the lines quoted above and the logs below")
+    return None
+
+
+def _user_read_as_host(ev: Evidence, lines: tuple[str, ...]) -> Assessment | None:
+    """A DNS failure for a name that is the *user* of a connection URL in an env var: the client could not parse
+    the URL (a `#`, `@` or `/` in the password), took the user for the host — the setting is wrong, not DNS."""
+    users = {e.user: e for spec in ev.workload.containers for e in spec.endpoints if e.user}
+    for line in reversed(lines):
+        m = _DNS_HOST.search(line)
+        if m and m.group("host") in users:
+            endpoint = users[m.group("host")]
+            container = ev.focus_container or ""
+            text = (
+                f"the client looked up {m.group('host')!r}, the user name of the URL in {endpoint.var}: it could not "
+                "parse that URL (special characters in the password must be URL-encoded)"
+            )
+            params = {"container": container, "name": endpoint.var}
+            remedy = Remedy(RemedyId.SET_ENV, f"Fix {endpoint.var}", params, "its URL does not parse")
+            headline = f"{ev.workload.name}/{container}: {endpoint.var} holds a URL the client cannot parse"
+            return Assessment(BRANCH, 0.94, headline, (Reason(text, m.string.strip()[:300], "logs"),), (remedy,))
     return None
 
 

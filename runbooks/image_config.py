@@ -161,7 +161,9 @@ def _exit_127(ev: Evidence) -> Assessment | None:
         reasons.append(Reason(f"the shell could not run it: {said.signal.label}", said.quote, "logs"))
     headline = f"{ev.workload.name}/{c.name}: {what} (wrong entrypoint or missing binary)"
     score = 0.95 if said else 0.8
-    return Assessment(BRANCH, score, headline, tuple(reasons), set_previous_image(ev), "check command/args and the image")
+    return Assessment(
+        BRANCH, score, headline, tuple(reasons), set_previous_image(ev), "check command/args and the image"
+    )
 
 
 def _refs(ev: Evidence) -> list[ObjectRef]:

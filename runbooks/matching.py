@@ -74,13 +74,14 @@ class EventGroup:
 
 
 def group_events(events: Iterable[Event]) -> list[EventGroup]:
-    """Events with the same reason and message (pod names aside) merged, most frequent first."""
-    merged: dict[tuple[str, str], tuple[int, set[str]]] = {}
+    """Events with the same reason and message (pod names aside) merged, most frequent first; the message kept is
+    the first one seen, verbatim."""
+    merged: dict[tuple[str, str], tuple[str, int, set[str]]] = {}
     for e in events:
-        key = (e.reason, e.message.replace(e.object_name, "<pod>") if e.object_name else e.message)
-        count, pods = merged.get(key, (0, set()))
-        merged[key] = (count + e.count, pods | {e.object_name})
-    groups = [EventGroup(r, m, c, len(p)) for (r, m), (c, p) in merged.items()]
+        key = (e.reason, e.message.replace(e.object_name, "") if e.object_name else e.message)
+        first, count, pods = merged.get(key, (e.message, 0, set()))
+        merged[key] = (first, count + e.count, pods | {e.object_name})
+    groups = [EventGroup(r, first, c, len(p)) for (r, _), (first, c, p) in merged.items()]
     return sorted(groups, key=lambda g: -g.count)
 
 

@@ -128,6 +128,17 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+class EnvEndpoint:
+    """A dependency address written literally in an env var (`host:port` or a URL), password left out."""
+
+    var: str
+    host: str
+    port: int | None = None
+    scheme: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """The parts of a container's spec that the runbook branches look at."""
 
@@ -143,6 +154,7 @@ class ContainerSpec:
     # name -> where the value comes from: "literal#<digest>" (never the value), "Secret x/key", "ConfigMap y/key"…
     env_sources: dict[str, str] = field(default_factory=dict)
     refs: tuple[ObjectRef, ...] = ()
+    endpoints: tuple[EnvEndpoint, ...] = ()
 
 
 @dataclass(frozen=True)

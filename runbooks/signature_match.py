@@ -17,6 +17,7 @@ from runbooks import networking_deps, probes, rbac_mounts, resources
 from runbooks.matching import excerpt, shorten
 from runbooks.model import (
     Assessment,
+    EnvEndpoint,
     Evidence,
     Mount,
     Policy,
@@ -179,6 +180,9 @@ def _netcheck(ev: Evidence, hit: Hit, params: dict[str, str]) -> Remedy | None:
     if host is None and hit.source == "logs":
         host, port = networking_deps.endpoint(ev.all_log_lines(), hit.line)
     if host is None:
+        named = _env_endpoint_named_in(ev, hit.line)
+        host, port = (named.host, named.port) if named else (None, None)
+    if host is None:
         return None
     if port is None:
         port = networking_deps.default_port(" ".join(ev.all_log_lines()[-20:]) + hit.line) or _default_port(hit.line)
@@ -186,6 +190,35 @@ def _netcheck(ev: Evidence, hit: Hit, params: dict[str, str]) -> Remedy | None:
     return Remedy(
         RemedyId.NETCHECK, f"Check DNS and TCP to {target}", {"host": host, "port": port}, "from the namespace"
     )
+
+
+_GENERIC_WORDS = {
+    "host",
+    "hosts",
+    "port",
+    "addr",
+    "address",
+    "url",
+    "uri",
+    "connect",
+    "connection",
+    "server",
+    "servers",
+}
+
+
+def _env_endpoint_named_in(ev: Evidence, line: str) -> EnvEndpoint | None:
+    """The literal env endpoint whose variable names the dependency the line talks about (KAFKA_ZOOKEEPER_CONNECT
+    for "Unable to connect to zookeeper")."""
+    lowered = line.lower()
+    for spec in ev.workload.containers:
+        if spec.name != ev.focus_container:
+            continue
+        for endpoint in spec.endpoints:
+            words = {w for w in endpoint.var.lower().split("_") if len(w) >= 4 and w not in _GENERIC_WORDS}
+            if any(w in lowered for w in words):
+                return endpoint
+    return None
 
 
 def _default_port(line: str) -> int | None:

@@ -8,6 +8,7 @@ termination messages, event messages) is redacted here, before it becomes eviden
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from runbooks.model import (
     Change,
     ContainerSpec,
     ContainerStatus,
+    EnvEndpoint,
     Event,
     Mount,
     ObjectRef,
@@ -140,6 +142,26 @@ def _env_source(env: KubeObject) -> str:
     return "fieldRef" if "fieldRef" in source else "resourceFieldRef" if "resourceFieldRef" in source else "other"
 
 
+_URL = re.compile(
+    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?:(?P<user>[^:@/\s]*)(?::[^@\s]*)?@)?(?P<host>[\w.-]+)(?::(?P<port>\d+))?"
+)
+_HOST_PORT = re.compile(r"^(?P<host>[a-z0-9][\w.-]*):(?P<port>\d{2,5})(?:,|/|$)", re.IGNORECASE)
+
+
+def env_endpoint(env: KubeObject) -> EnvEndpoint | None:
+    """The dependency a literal env value points at (`zookeeper:2181`, `redis://user:…@host:6379/0`); the password
+    of a URL is never kept. None for anything else, including every value from a Secret."""
+    value = env.get("value")
+    if not isinstance(value, str) or env.get("valueFrom"):
+        return None
+    m = _URL.match(value.strip()) or _HOST_PORT.match(value.strip())
+    if m is None:
+        return None
+    groups = m.groupdict()
+    port = int(groups["port"]) if groups.get("port") else None
+    return EnvEndpoint(env["name"], groups["host"], port, groups.get("scheme"), groups.get("user") or None)
+
+
 def container_specs(pod_spec: KubeObject) -> tuple[ContainerSpec, ...]:
     """The init and regular containers of a pod template, with their refs and probes."""
     specs: list[ContainerSpec] = []
@@ -164,6 +186,7 @@ def container_specs(pod_spec: KubeObject) -> tuple[ContainerSpec, ...]:
                     env_names=tuple(e["name"] for e in c.get("env") or []),
                     env_sources={e["name"]: _env_source(e) for e in c.get("env") or []},
                     refs=tuple(_env_refs(c) + _volume_refs(pod_spec, c)),
+                    endpoints=tuple(p for e in c.get("env") or [] if (p := env_endpoint(e)) is not None),
                 )
             )
     return tuple(specs)
