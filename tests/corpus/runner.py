@@ -24,6 +24,7 @@ from bot.cli.main import cli
 from bot.devtools.simcluster import SimCluster
 from bot.devtools.simcluster.scenarios import parse_scenario
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: the corpus is ~1 MB of YAML
 CORPUS = Path(__file__).parent
 # The operator's cap on bump_memory. The shipped default (4Gi) is for a small cluster; the corpus' reports come from
 # clusters whose pods already run at 4-6Gi, where a cap at their current limit would rule every bump out.
@@ -74,23 +75,43 @@ class Outcome:
 def load_cases(folder: Path = CORPUS) -> list[Case]:
     cases = []
     for path in sorted(folder.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
         cases.append(Case(path.stem, raw))
     return cases
 
 
+def footprint(case: Case) -> set[str]:
+    """Every name a case creates or looks at in its namespace: its workload, its objects, and what its pod
+    template references (Secrets, ConfigMaps, claims, its service account)."""
+    names = {case.workload}
+    names.update(str((o.get("metadata") or {}).get("name")) for o in case.raw["scenario"].get("objects") or [])
+    for key in ("name", "secretName", "claimName", "serviceAccountName"):
+        names.update(v for k, v in _pairs(case.raw["scenario"]["workload"]) if k == key and isinstance(v, str))
+    return names
+
+
+def _pairs(node: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield str(k), v
+            yield from _pairs(v)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _pairs(item)
+
+
 def groups(cases: list[Case]) -> list[list[Case]]:
-    """Cases spread so that no two share a namespace in one simulated cluster (fewest clusters first-fit)."""
-    placed: list[tuple[set[str], list[Case]]] = []
+    """Cases spread over as few simulated clusters as can hold them without two cases of one namespace sharing a
+    name (workload, object, or anything a pod template references): no case can see another's objects."""
+    placed: list[tuple[dict[str, set[str]], list[Case]]] = []
     for case in cases:
-        slot = next((g for used, g in placed if case.namespace not in used), None)
+        mine = footprint(case)
+        slot = next((g for g in placed if not (g[0].get(case.namespace, set()) & mine)), None)
         if slot is None:
-            placed.append((set(), []))
-            used, slot = placed[-1]
-        else:
-            used = next(u for u, g in placed if g is slot)
-        used.add(case.namespace)
-        slot.append(case)
+            slot = ({}, [])
+            placed.append(slot)
+        slot[0].setdefault(case.namespace, set()).update(mine)
+        slot[1].append(case)
     return [g for _, g in placed]
 
 
@@ -124,14 +145,24 @@ def triage_in_process(config: Path, case: Case) -> dict[str, Any]:
     return data
 
 
-def triage_subprocess(config: Path, case: Case) -> dict[str, Any]:
-    """`crashloop triage … --format json` as its own process, exactly as a person runs it."""
-    command = [sys.executable, "-m", "bot.cli.main", *triage_args(config, case)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{case.id}: crashloop triage exited {done.returncode}: {done.stderr}")
-    data: dict[str, Any] = json.loads(done.stdout)
-    return data
+def triage_subprocesses(jobs: list[tuple[Path, Case]]) -> list[dict[str, Any]]:
+    """`crashloop triage … --format json` as processes of their own, exactly as a person runs it (all at once)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot.cli.main", *triage_args(config, case)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for config, case in jobs
+    ]
+    results = []
+    for proc, (_, case) in zip(procs, jobs, strict=True):
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{case.id}: crashloop triage exited {proc.returncode}: {err}")
+        results.append(json.loads(out))
+    return results
 
 
 def score(case: Case, data: dict[str, Any]) -> Outcome:
