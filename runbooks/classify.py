@@ -10,7 +10,8 @@ from __future__ import annotations
 from types import ModuleType
 
 from runbooks import app_env, image_config, networking_deps, probes, rbac_mounts, resources, signature_match
-from runbooks.model import Assessment, Branch, Evidence, Finding, Policy, Reason, Remedy
+from runbooks.matching import read_failure_lines
+from runbooks.model import Assessment, Branch, Evidence, Finding, Policy, Reason, Remedy, RemedyId
 from runbooks.release import fresh_release
 from runbooks.remedies import rollout_undo
 from runbooks.unmatched import telling_lines
@@ -57,6 +58,12 @@ def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
     )
     deduped = _dedupe(remedies)
     next_step = deduped[0].title if deduped else best.next_step
+    if ev.workload.kind == "Pod":  # a bare pod has no template to patch and no history to roll back to
+        dropped = [r for r in deduped if r.id not in _POD_REMEDIES]
+        deduped = tuple(r for r in deduped if r.id in _POD_REMEDIES)
+        if dropped:
+            reasons.append(Reason(_bare_pod_note(ev, dropped), None, "spec"))
+            next_step = deduped[0].title if deduped else _bare_pod_note(ev, dropped)
     return Finding(
         best.branch,
         confidence,
@@ -67,6 +74,17 @@ def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
         next_step,
         alternatives,
         best.proposal,
+    )
+
+
+_POD_REMEDIES = (RemedyId.SET_IMAGE, RemedyId.NETCHECK)  # a pod's image may change in place; netcheck is a new pod
+
+
+def _bare_pod_note(ev: Evidence, dropped: list[Remedy]) -> str:
+    what = "; ".join(r.title for r in dropped)
+    return (
+        f"{ev.workload.name} is a bare pod (no controller): change its manifest ({what}) and recreate it — "
+        "or run it under a Deployment"
     )
 
 
@@ -102,7 +120,10 @@ def _unexplained(ev: Evidence) -> Assessment:
 
 
 def _failure_reasons(ev: Evidence) -> list[Reason]:
-    return [Reason(f"could not read {f.what}: {f.status}", f.message, "bot") for f in ev.failures]
+    """One reason per distinct read failure (the same 403 for five pods is one line, with the count)."""
+    messages = {f"{f.what}: {f.status}": f.message for f in ev.failures}
+    lines = read_failure_lines(ev.failures)
+    return [Reason(f"could not read {line}", messages.get(line), "bot") for line in lines]
 
 
 def _gone(ev: Evidence) -> str:

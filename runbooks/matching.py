@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from runbooks.model import Event
+from runbooks.model import Event, ReadFailure
 
 _MAX_QUOTE = 300
 
@@ -83,6 +83,21 @@ def group_events(events: Iterable[Event]) -> list[EventGroup]:
         merged[key] = (first, count + e.count, pods | {e.object_name})
     groups = [EventGroup(r, first, c, len(p)) for (r, _), (first, c, p) in merged.items()]
     return sorted(groups, key=lambda g: -g.count)
+
+
+def read_failure_lines(failures: Iterable[ReadFailure]) -> list[str]:
+    """One line per distinct read failure: the same call failing for several pods is said once, with the count."""
+    grouped: dict[tuple[str, str], list[ReadFailure]] = {}
+    for f in failures:
+        kind = " ".join(word for word in f.what.split() if "/" not in word)
+        grouped.setdefault((kind, f.status), []).append(f)
+    lines = []
+    for (kind, status), same in grouped.items():
+        if len(same) == 1:
+            lines.append(f"{same[0].what}: {status}")
+        else:
+            lines.append(f"{kind} ({len(same)} reads, e.g. {same[0].what}): {status}")
+    return lines
 
 
 def find_last(lines: Sequence[str], signals: Iterable[Signal]) -> Match | None:

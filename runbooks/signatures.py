@@ -336,7 +336,8 @@ BUILT_IN: tuple[Signature, ...] = (
     Signature(
         "fs-permission-denied",
         r"(?P<path>/[\w./@-]+)[’'\"]?:? (?:Permission denied|Operation not permitted)|"
-        r"(?:Permission denied|EACCES: permission denied|Operation not permitted)[,:]? [\w ]*?[‘'\"]?(?P<path2>/[\w./@-]+)|"
+        r"(?:Permission denied|EACCES: permission denied|Operation not permitted)[,:]? [\w ]*?[‘'\"]?"
+        r"(?P<path2>/[\w./@-]+)|"
         r"(?:mkdir|open|create dir)[: ]+(?P<path3>/[\w./@-]+): permission denied",
         _R,
         "the container may not write {path} (volume ownership vs. runAsUser/fsGroup)",
