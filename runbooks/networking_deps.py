@@ -26,13 +26,13 @@ _DNS = (
     Signal.of(
         "DNS lookup failed",
         r"no such host|could not translate host name|Name or service not known|"
-        r"Temporary failure in name resolution|ENOTFOUND|EAI_AGAIN|NXDOMAIN|nodename nor servname",
+        r"Temporary failure in name resolution|\bENOTFOUND\b|\bEAI_AGAIN\b|\bNXDOMAIN\b|nodename nor servname",
     ),
 )
 _CONNECT = (
-    Signal.of("connection refused", r"connection refused|ECONNREFUSED|connection to \S+ refused"),
-    Signal.of("connection timed out", r"i/o timeout|connection timed out|ETIMEDOUT|connect timeout"),
-    Signal.of("no route to host", r"no route to host|EHOSTUNREACH|network is unreachable"),
+    Signal.of("connection refused", r"connection refused|\bECONNREFUSED\b|connection to \S+ refused"),
+    Signal.of("connection timed out", r"i/o timeout|connection timed out|\bETIMEDOUT\b|connect timeout"),
+    Signal.of("no route to host", r"no route to host|\bEHOSTUNREACH\b|network is unreachable"),
 )
 _ENDPOINTS = (
     re.compile(r"dial tcp (?:\d+\.\d+\.\d+\.\d+:\d+->)?(?P<host>[\w.-]+):(?P<port>\d+)"),

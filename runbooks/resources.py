@@ -71,13 +71,36 @@ def assess(ev: Evidence, policy: Policy) -> Assessment | None:
         return _with_remedy(ev, policy, ev.focus_container, 0.8, "is running out of memory", reasons)
     term = focus.last_termination if focus else None
     if term and term.exit_code == 137 and not _probe_kill_seen(ev):
-        reason = Reason(
-            "exit code 137 (SIGKILL) with no probe kill in the events: likely the kernel's OOM killer",
-            f"lastState.terminated: reason={term.reason} exitCode=137",
-            "status",
-        )
-        return _with_remedy(ev, policy, ev.focus_container, 0.5, "was SIGKILLed (exit 137)", [reason])
+        return _ambiguous_sigkill(ev, term.reason)
     return None
+
+
+def _ambiguous_sigkill(ev: Evidence, reason: str | None) -> Assessment:
+    """Exit 137 without OOMKilled is not memory by default: say what could have sent the SIGKILL, and how sure."""
+    spec = next((s for s in ev.workload.containers if s.name == ev.focus_container), None)
+    reasons = [
+        Reason(
+            f"exit code 137 (SIGKILL) but the kubelet did not report OOMKilled (reason {reason}) and no probe kill "
+            "is in the events: ambiguous",
+            f"lastState.terminated: reason={reason} exitCode=137",
+            "status",
+        ),
+        Reason(
+            "candidates: the kernel's OOM killer in a child process, a kill after terminationGracePeriodSeconds, "
+            "a probe kill whose event has expired, or an external kill",
+            None,
+            "status",
+        ),
+    ]
+    cpu = spec.limits.get("cpu") if spec else None
+    if cpu:
+        reasons.append(Reason(f"a CPU limit of {cpu}: throttling slows start-up and shutdown", None, "spec"))
+    next_step = (
+        "check the node for OOM kills (kubectl describe node; dmesg), the probes and the termination grace period "
+        "before raising memory"
+    )
+    headline = f"{ev.workload.name}/{ev.focus_container} was SIGKILLed (exit 137); the cause is ambiguous"
+    return Assessment(BRANCH, 0.4, headline, tuple(reasons), (), next_step)
 
 
 def _oom_assessment(ev: Evidence, policy: Policy, c: ContainerStatus) -> Assessment:
