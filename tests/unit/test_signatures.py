@@ -168,7 +168,7 @@ ROWS: dict[str, tuple[str, str, dict[str, str], str]] = {
     ),
     "jvm-class-not-found": (
         "kafka-cruisecontrol-metrics-reporter-classnotfound",
-        "java.lang.ClassNotFoundException: com.linkedin.kafka.cruisecontrol.metricsreporter.CruiseControlMetricsReporter",
+        "ClassNotFoundException: com.linkedin.kafka.cruisecontrol.metricsreporter.CruiseControlMetricsReporter",
         {"name": "com.linkedin.kafka.cruisecontrol.metricsreporter.CruiseControlMetricsReporter"},
         "Loaded class com.linkedin.kafka.cruisecontrol.metricsreporter.CruiseControlMetricsReporter",
     ),

@@ -66,7 +66,7 @@ def test_an_operator_signature_is_matched_and_shown_like_a_built_in_one(tmp_path
     ],
 )
 def test_config_check_rejects_a_broken_operator_signature(tmp_path: Path, signature: str, message: str) -> None:
-    with pytest.raises(ConfigError, match="triage.signatures") as err:
+    with pytest.raises(ConfigError, match=r"triage\.signatures") as err:
         load_config(_config(tmp_path, signature))
     assert message in str(err.value)
 
