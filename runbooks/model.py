@@ -155,6 +155,7 @@ class ContainerSpec:
     env_sources: dict[str, str] = field(default_factory=dict)
     refs: tuple[ObjectRef, ...] = ()
     endpoints: tuple[EnvEndpoint, ...] = ()
+    read_only_root: bool = False  # securityContext.readOnlyRootFilesystem
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ _FORBIDDEN_ANY = (Signal.of("Forbidden from the Kubernetes API", r"\bforbidden\b
 
 
 def assess(ev: Evidence, policy: object = None) -> Assessment | None:
-    for check in (_forbidden, _mount_events, _missing_service_account, _file_permissions):
+    for check in (_forbidden, _mount_events, _missing_service_account, _read_only_root, _file_permissions):
         found = check(ev)
         if found is not None:
             return found
@@ -93,6 +93,32 @@ def _missing_service_account(ev: Evidence) -> Assessment | None:
     return Assessment(
         BRANCH, 0.85, f"{ev.workload.name} uses a missing service account {sa}", (reason,), (remedy,) if remedy else ()
     )
+
+
+_WRITE = re.compile(
+    r"\b(?:mkdir|open|create|creat|write|chmod|chown|touch|mktemp|rename)\b\W{0,3}[‘'\"]?(?P<path>/[\w./-]+)",
+    re.IGNORECASE,
+)
+
+
+def _read_only_root(ev: Evidence) -> Assessment | None:
+    """A failed write to a path no volume backs, in a container whose root file system is read-only."""
+    spec = next((s for s in ev.workload.containers if s.name == ev.focus_container), None)
+    if spec is None or not spec.read_only_root:
+        return None
+    mounted = [m.path.rstrip("/") + "/" for m in ev.workload.mounts if m.container == spec.name]
+    for line in reversed(ev.all_log_lines()):
+        m = _WRITE.search(line)
+        if m and not any((m.group("path") + "/").startswith(p) for p in mounted):
+            path = m.group("path")
+            text = (
+                f"the container writes {path}, but its root file system is read-only "
+                "(securityContext.readOnlyRootFilesystem: true) and no volume is mounted there"
+            )
+            next_step = f"mount an emptyDir at {path.rsplit('/', 1)[0] or '/'} (or let the container write its root)"
+            headline = f"{ev.workload.name}/{spec.name} cannot write {path}: read-only root file system"
+            return Assessment(BRANCH, 0.88, headline, (Reason(text, excerpt(line, *m.span()), "logs"),), (), next_step)
+    return None
 
 
 def _file_permissions(ev: Evidence) -> Assessment | None:

@@ -187,6 +187,7 @@ def container_specs(pod_spec: KubeObject) -> tuple[ContainerSpec, ...]:
                     env_sources={e["name"]: _env_source(e) for e in c.get("env") or []},
                     refs=tuple(_env_refs(c) + _volume_refs(pod_spec, c)),
                     endpoints=tuple(p for e in c.get("env") or [] if (p := env_endpoint(e)) is not None),
+                    read_only_root=bool((c.get("securityContext") or {}).get("readOnlyRootFilesystem")),
                 )
             )
     return tuple(specs)

@@ -238,3 +238,20 @@ def test_rbac_for_a_cluster_scope_request_proposes_a_cluster_role() -> None:
 
 def test_policy_without_operator_signatures_is_the_default() -> None:
     assert Policy().signatures == ()
+
+
+def test_a_write_outside_any_volume_under_a_read_only_root_is_a_mount_problem() -> None:
+    # open-cluster-management klusterlet: the PSP forced readOnlyRootFilesystem; the agent exits on its first mkdir
+    line = "F1128 02:00:36.380318       1 cmd.go:161] mkdir /tmp/serving-cert-9"
+    ro = dataclasses.replace(spec(), read_only_root=True)
+    finding = classify(evidence(log_lines=(line,), specs=[ro]))
+
+    assert finding.branch == "rbac_mounts"
+    assert line in quotes(finding)
+    assert "emptyDir at /tmp" in finding.next_step
+
+    tmp = Mount("app", "tmp", "/tmp", source="emptyDir")
+    ev = evidence(log_lines=(line,), specs=[ro])
+    backed = classify(dataclasses.replace(ev, workload=dataclasses.replace(ev.workload, mounts=(tmp,))))
+    assert "read-only" not in backed.summary
+    assert classify(evidence(log_lines=(line,))).branch != "rbac_mounts"  # a writable root: not this rule
