@@ -23,8 +23,8 @@ def render(result: TriageResult) -> str:
     sections = [
         _header(ev, finding, result.seconds),
         _why(finding),
-        _next(ev, finding),
         _proposal(finding),
+        _next(ev, finding),
         _logs(ev),
         _events(ev),
         _rollout(ev),
