@@ -1,6 +1,7 @@
 """Runbook branch 1 — App & env (missing env, bad command, crash at startup).
 
 Signals (in the logs of the crashed run):
+- a DNS failure for a name that is the user of a URL in a literal env var (the client could not parse the URL);
 - a missing environment variable: `KeyError: 'DB_URL'` (os.environ), "environment variable X is not set",
   "missing required env X", "X must be set";
 - a stack trace or runtime exception: Python `Traceback`, Go `panic:`, Java `Exception in thread`, Node

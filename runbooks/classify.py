@@ -2,7 +2,9 @@
 
 Each branch module scores the evidence independently; the strongest score wins, ties going to the branch whose
 signals are the most specific (an OOMKilled reason beats a generic exit code, a StartError beats a log line).
-A fresh release puts `rollout_undo` first whatever the branch. Pure: no I/O, deterministic.
+The signature library (`runbooks.signature_match`) competes like a branch module. A fresh release puts `rollout_undo`
+first whatever the branch; a bare pod keeps only what a pod allows. Nothing matching is said honestly
+(`runbooks.unmatched`). Pure: no I/O, deterministic.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Runbook branch 5 — Image & configuration (bad image, wrong entrypoint, missing Secret/ConfigMap).
 
 Signals:
-- waiting reasons `ImagePullBackOff`, `ErrImagePull`, `InvalidImageName` (the image cannot be pulled);
+- waiting reasons `ImagePullBackOff`, `ErrImagePull`, `InvalidImageName` (the image cannot be pulled), quoting the
+  registry's answer from the `Failed` event (`manifest unknown`, `not found`, `unauthorized`, `no such host`); a tag
+  that does not exist offers `set_image`, an auth or registry problem does not;
 - a termination with reason `StartError` or exit code 128, or runtime messages "exec format error" (wrong CPU
   architecture), "executable file not found", "no such file or directory" (wrong entrypoint / missing binary);
 - exit 127 (command not found) and 126 (not executable);

@@ -400,6 +400,7 @@ class Signature:
     params: tuple[tuple[str, str], ...] = ()
     score: float = 0.9
     origin: str = "built-in"
+    triggers: tuple[str, ...] = ()  # lowercase substrings a matching line must contain one of (a cheap pre-filter)
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,15 @@ Signals:
   cannot VERB resource "R" in API group "G"` — the app's service account lacks a permission;
 - `FailedMount` / `FailedAttachVolume` events (a volume cannot be mounted);
 - "permission denied", "EACCES", "read-only file system" in the logs (file system permissions on a mount);
-- the pod's service account does not exist.
+- the pod's service account does not exist;
+- a write to a path no volume backs, in a container with `readOnlyRootFilesystem: true`.
+(Volume errors that name a path — permission denied, read-only, disk full — are signatures, `runbooks.signatures`,
+tied to the volume mounted there and its claim size by `runbooks.signature_match`.)
 
-Remedy: `service_account` — switch the pod template to an existing service account (one named after the
-workload when it exists); the RBAC objects that would grant the missing permission are only proposed as YAML.
+Remedy: `service_account` — move a pod off the namespace's shared `default` account (or a missing one) to one named
+after the workload, created by the proposal when it does not exist. The Role + RoleBinding (ClusterRole +
+ClusterRoleBinding for a cluster-scope request) granting exactly the missing verb is always proposed as YAML
+(`Assessment.proposal`), never applied; a workload already on its own account gets the YAML and no switch.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Signals:
 - a termination with reason `OOMKilled` (the reason beats the exit code: an OOM kill is an OOM kill whatever code
   the runtime reports);
 - node events `OOMKilling` / messages mentioning "OOMKilled" or "out of memory";
-- exit code 137 with no other explanation (weak: 137 is also what a liveness kill leaves, see `probes`).
+- exit code 137 with no OOMKilled reason and no probe kill: *ambiguous* (the OOM killer in a child process, a kill
+  after the grace period, an expired probe event, throttling) — said so, confidence 0.4, no memory bump.
 
 Remedy: `bump_memory` — the container's memory limit ×1.5, rounded up to 64Mi, capped by `limits.max_memory`.
 """

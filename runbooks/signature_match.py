@@ -74,17 +74,24 @@ def texts(ev: Evidence) -> list[tuple[str, str]]:
 
 def find_hits(signatures: Iterable[Signature], candidates: list[tuple[str, str]]) -> list[Hit]:
     """Each signature's most recent matching line (searched newest first), with up to two other distinct ones."""
+    lines = [(source, text) for source, line in candidates for text in (line.splitlines() or [line])]
+    lowered = [text.lower() for _, text in lines]
+    everything = "\n".join(lowered)
     hits = []
     for sig in signatures:
+        if sig.triggers and not any(t in everything for t in sig.triggers):
+            continue  # no line can match: skip the regex
         pattern = compiled(sig.pattern)
         matched: list[tuple[str, str, re.Match[str]]] = []
-        for source, line in reversed(candidates):
-            for text in line.splitlines() or [line]:
-                m = pattern.search(text)
-                if m and all(text != t for _, t, _ in matched):
-                    matched.append((source, text, m))
-            if len(matched) >= 3:
-                break
+        for i in range(len(lines) - 1, -1, -1):
+            if sig.triggers and not any(t in lowered[i] for t in sig.triggers):
+                continue
+            source, text = lines[i]
+            m = pattern.search(text)
+            if m and all(text != t for _, t, _ in matched):
+                matched.append((source, text, m))
+                if len(matched) >= 3:
+                    break
         if matched:
             source, text, m = matched[0]
             groups = {k: v for k, v in m.groupdict().items() if v}

@@ -2,10 +2,12 @@
 
 Each signature is data (`runbooks.model.Signature`): a regex over log lines, event messages and the kubelet's
 status messages; the runbook branch it means; a sentence saying what it means (filled from the pattern's named
-groups); and the remedy with its parameters read from the line (`{host}`, `{port}`, `{name}`…). They are general
-signals — each one is tested in `tests/unit/test_signatures.py` against a line from a real incident of the corpus
-and against a counter-example it must not match. Operators add their own in crashloop.yaml (`triage.signatures`);
-those are matched first. Order matters only between signatures of equal score: earlier wins.
+groups); and the remedy with its parameters read from the line (`{host}`, `{port}`, `{name}`…). Its `triggers` are
+lowercase words a matching line contains one of, so the regexes run only on the few lines that can match (the
+whole library costs a few ms on 200 log lines). They are general signals — each one is tested in
+`tests/unit/test_signatures.py` against a line from a real incident of the corpus and against a counter-example it
+must not match. Operators add their own in crashloop.yaml (`triage.signatures`); those are matched first. Order
+matters only between signatures of equal score: earlier wins.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "DNS lookup of {host} failed (no such host)",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("no such host",),
     ),
     Signature(
         "nginx-host-not-found",
@@ -37,6 +40,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "nginx cannot resolve its {what} {host} at start (the name does not exist in DNS)",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("host not found in",),
     ),
     Signature(
         "jvm-unknown-host",
@@ -45,6 +49,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the JVM cannot resolve {host}",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("unknownhostexception",),
     ),
     Signature(
         "node-getaddrinfo",
@@ -53,6 +58,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "Node.js cannot resolve {host}",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("getaddrinfo",),
     ),
     Signature(
         "name-or-service-not-known",
@@ -62,6 +68,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "{host} does not resolve",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("name or service not known", "temporary failure in name resolution", "name does not resolve"),
     ),
     Signature(
         "node-econnrefused",
@@ -71,6 +78,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.NETCHECK,
         _HOST,
         0.86,
+        triggers=("econnrefused",),
     ),
     Signature(
         "dial-connection-refused",
@@ -80,6 +88,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.NETCHECK,
         _HOST,
         0.86,
+        triggers=("dial tcp",),
     ),
     Signature(
         "connect-timeout-endpoint",
@@ -89,6 +98,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.NETCHECK,
         _HOST,
         0.86,
+        triggers=("dial tcp",),
     ),
     Signature(
         "x509-unknown-authority",
@@ -97,6 +107,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "TLS to the dependency fails: its certificate is signed by a CA the container does not trust",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("x509",),
     ),
     Signature(
         "x509-invalid-for-host",
@@ -106,6 +117,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "TLS to the dependency fails: its certificate does not match the name used, or has expired",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("x509",),
     ),
     Signature(
         "tls-verify-failed",
@@ -114,12 +126,14 @@ BUILT_IN: tuple[Signature, ...] = (
         "TLS verification of a dependency failed (missing CA bundle, or a custom CA)",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("certificate verify failed", "certificate_verify_failed", "issuer certificate"),
     ),
     Signature(
         "coredns-forwarding-loop",
         r"plugin/loop: .*loop detected",
         _N,
         "CoreDNS forwards to itself (a DNS forwarding loop, e.g. the node's resolv.conf points at 127.0.0.53)",
+        triggers=("plugin/loop",),
     ),
     Signature(
         "zookeeper-connect-timeout",
@@ -128,6 +142,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the broker cannot reach ZooKeeper in time",
         RemedyId.NETCHECK,
         _HOST,
+        triggers=("unable to connect to zookeeper",),
     ),
     # --- 2. configuration errors that name a setting -------------------------------------------------------------
     Signature(
@@ -138,6 +153,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.SET_ENV,
         (("name", "{name}"),),
         0.93,
+        triggers=("could not resolve placeholder",),
     ),
     Signature(
         "shell-unbound-variable",
@@ -147,6 +163,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.SET_ENV,
         (("name", "{name}"),),
         0.93,
+        triggers=("unbound variable",),
     ),
     Signature(
         "envconfig-required-key",
@@ -156,6 +173,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.SET_ENV,
         (("name", "{name}"),),
         0.93,
+        triggers=("required key",),
     ),
     Signature(
         "django-setting-empty",
@@ -165,6 +183,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.SET_ENV,
         (("name", "{name}"),),
         0.93,
+        triggers=("setting must not be empty",),
     ),
     Signature(
         "django-improperly-configured",
@@ -174,6 +193,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.SET_ENV,
         (("name", "{name}"),),
         0.93,
+        triggers=("improperlyconfigured",),
     ),
     Signature(
         "rails-secret-key-base",
@@ -183,6 +203,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.SET_ENV,
         (("name", "SECRET_KEY_BASE"),),
         0.93,
+        triggers=("secret_key_base",),
     ),
     Signature(
         "pydantic-settings-validation",
@@ -192,6 +213,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.SET_ENV,
         (("name", "{name}"),),
         0.93,
+        triggers=("validation error",),
     ),
     Signature(
         "dotnet-inotify-limit",
@@ -200,6 +222,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the app watches its config files and the node's inotify limit is exhausted: turn reload-on-change off",
         RemedyId.SET_ENV,
         (("name", "DOTNET_HOSTBUILDER__RELOADCONFIGONCHANGE"), ("value_hint", "false")),
+        triggers=("inotify",),
     ),
     # --- 3. missing module / package / class: the image, never the network ----------------------------------------
     Signature(
@@ -208,6 +231,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "Python module {name} is not installed in the image",
         score=0.93,
+        triggers=("no module named",),
     ),
     Signature(
         "node-cannot-find-module",
@@ -215,6 +239,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "Node.js module {name} is not in the image",
         score=0.93,
+        triggers=("cannot find module",),
     ),
     Signature(
         "ruby-gem-not-found",
@@ -222,6 +247,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "a Ruby gem the Gemfile needs is not installed in the image",
         score=0.93,
+        triggers=("gemnotfound", "could not find"),
     ),
     Signature(
         "jvm-class-not-found",
@@ -230,6 +256,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "class {name} is not on the image's classpath",
         RemedyId.SET_IMAGE,
         score=0.93,
+        triggers=("classnotfoundexception", "noclassdeffounderror"),
     ),
     Signature(
         "jvm-main-class",
@@ -238,6 +265,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the image's entrypoint names main class {name}, which is not in the image",
         RemedyId.SET_IMAGE,
         score=0.93,
+        triggers=("main class",),
     ),
     Signature(
         "dotnet-app-not-found",
@@ -246,6 +274,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the image's entrypoint names an assembly that is not in the image",
         RemedyId.SET_IMAGE,
         score=0.93,
+        triggers=("application was not found", "application to execute does not exist"),
     ),
     Signature(
         "exec-format-error",
@@ -254,6 +283,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the image is built for another CPU architecture than the node's",
         RemedyId.SET_IMAGE,
         score=0.95,
+        triggers=("exec format error",),
     ),
     Signature(
         "bad-interpreter",
@@ -261,6 +291,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "a script's interpreter line is wrong ({interp}; a trailing ^M means Windows line endings)",
         score=0.93,
+        triggers=("bad interpreter",),
     ),
     # --- 4. configuration files and bootstrap checks of well-known servers ----------------------------------------
     Signature(
@@ -270,6 +301,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "nginx rejects directive {directive} in its configuration file",
         score=0.93,
+        triggers=("directive",),
     ),
     Signature(
         "redis-bad-directive",
@@ -277,6 +309,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "Redis rejects a line of its configuration file",
         score=0.93,
+        triggers=("bad directive",),
     ),
     Signature(
         "envoy-bootstrap-config",
@@ -284,6 +317,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "Envoy cannot load its bootstrap configuration {file}",
         score=0.93,
+        triggers=("error initializing configuration",),
     ),
     Signature(
         "grafana-provisioning",
@@ -291,6 +325,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "Grafana rejects a provisioning file: {detail}",
         score=0.93,
+        triggers=("provision",),
     ),
     Signature(
         "kafka-config-requirement",
@@ -299,6 +334,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "Kafka rejects its configuration: {setting} {detail} …",
         RemedyId.SET_IMAGE,
         score=0.93,
+        triggers=("requirement failed",),
     ),
     Signature(
         "es-vm-max-map-count",
@@ -306,6 +342,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _A,
         "Elasticsearch's bootstrap check fails: the node's vm.max_map_count is too low (a sysctl on the node)",
         score=0.93,
+        triggers=("vm.max_map_count",),
     ),
     Signature(
         "data-dir-not-empty",
@@ -316,6 +353,7 @@ BUILT_IN: tuple[Signature, ...] = (
         RemedyId.SET_ENV,
         (("name", "PGDATA"),),
         0.93,
+        triggers=("initdb", "lost+found"),
     ),
     Signature(
         "mysql-datadir-has-files",
@@ -323,6 +361,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _A,
         "MySQL will not initialise a data directory that is not empty (lost+found on a fresh volume?)",
         score=0.93,
+        triggers=("--initialize specified",),
     ),
     Signature(
         "runs-as-root",
@@ -331,6 +370,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _A,
         "the server refuses to run as root: the pod runs as uid 0",
         score=0.88,
+        triggers=("uid=0(root)", "root", "superuser"),
     ),
     # --- 5. volumes: permissions, read-only, full ---------------------------------------------------------------
     Signature(
@@ -342,6 +382,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _R,
         "the container may not write {path} (volume ownership vs. runAsUser/fsGroup)",
         score=0.9,
+        triggers=("permission denied", "operation not permitted", "eacces"),
     ),
     Signature(
         "fs-access-denied-exception",
@@ -349,6 +390,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _R,
         "the JVM is denied access to {path} (volume ownership vs. runAsUser/fsGroup)",
         score=0.9,
+        triggers=("accessdeniedexception",),
     ),
     Signature(
         "fs-read-only",
@@ -356,6 +398,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _R,
         "the container writes to a read-only file system (readOnlyRootFilesystem, or a readOnly mount)",
         score=0.9,
+        triggers=("read-only file system",),
     ),
     Signature(
         "fs-no-space",
@@ -363,6 +406,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _R,
         "the volume is full",
         score=0.92,
+        triggers=("no space left on device", "disk quota exceeded"),
     ),
     Signature(
         "postgres-data-dir-perms",
@@ -370,6 +414,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _R,
         "PostgreSQL refuses data directory {path}: its permissions (set by fsGroup on the volume) are too open",
         score=0.92,
+        triggers=("data directory",),
     ),
     Signature(
         "file-missing-on-volume",
@@ -377,6 +422,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _R,
         "{path} is missing: the volume was not initialised (often: the init step could not write to it)",
         score=0.88,
+        triggers=("file is missing",),
     ),
     Signature(
         "bus-error-shm",
@@ -384,6 +430,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _R,
         "bus error: usually shared memory (/dev/shm) is full or too small — mount a larger memory emptyDir there",
         score=0.88,
+        triggers=("bus error",),
     ),
     # --- 6. a missing CRD or API --------------------------------------------------------------------------------
     Signature(
@@ -395,6 +442,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the image uses API {version} {kind}, which this cluster no longer serves: run a newer release",
         RemedyId.SET_IMAGE,
         score=0.94,
+        triggers=("no matches for kind",),
     ),
     Signature(
         "missing-crd",
@@ -402,6 +450,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "the cluster has no {kind} kind: its CustomResourceDefinition is not installed (or not at that version)",
         score=0.93,
+        triggers=("no matches for kind",),
     ),
     Signature(
         "api-resource-not-found",
@@ -409,6 +458,7 @@ BUILT_IN: tuple[Signature, ...] = (
         _I,
         "the API server does not serve a resource the app needs (a CRD or API version missing)",
         score=0.92,
+        triggers=("could not find the requested resource",),
     ),
     # --- 11. RBAC answers that name no user (the full `forbidden: User …` form is read by rbac_mounts) -------------
     Signature(
@@ -418,6 +468,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the Kubernetes API answers 403 Forbidden to the pod's service account",
         RemedyId.SERVICE_ACCOUNT,
         score=0.88,
+        triggers=("403", "forbidden!configured"),
     ),
     # --- memory that is not an OOMKilled reason ------------------------------------------------------------------
     Signature(
@@ -427,6 +478,7 @@ BUILT_IN: tuple[Signature, ...] = (
         "the process cannot allocate memory under its limit",
         RemedyId.BUMP_MEMORY,
         score=0.9,
+        triggers=("cannot allocate memory", "fork() failed"),
     ),
     Signature(
         "kernel-oom-killer",
@@ -435,5 +487,6 @@ BUILT_IN: tuple[Signature, ...] = (
         "the kernel's OOM killer ran",
         RemedyId.BUMP_MEMORY,
         score=0.9,
+        triggers=("oom-killer", "out of memory: killed"),
     ),
 )
