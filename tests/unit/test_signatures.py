@@ -362,6 +362,10 @@ def test_the_signature_matches_its_real_line_and_reads_its_names(sig: object) ->
     assert m is not None, f"{sig.id} does not match {line!r}"
     read = {k: v for k, v in m.groupdict().items() if v}
     assert {k: read.get(k) for k in groups} == groups
+    # the cheap pre-filter must let the real line through, or the regex would never see it
+    assert sig.triggers
+    assert all(t == t.lower() for t in sig.triggers)
+    assert any(t in line.lower() for t in sig.triggers), f"{sig.id}: no trigger in {line!r}"
 
 
 @pytest.mark.parametrize("sig", BUILT_IN, ids=[s.id for s in BUILT_IN])
