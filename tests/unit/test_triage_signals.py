@@ -255,3 +255,17 @@ def test_a_write_outside_any_volume_under_a_read_only_root_is_a_mount_problem() 
     backed = classify(dataclasses.replace(ev, workload=dataclasses.replace(ev.workload, mounts=(tmp,))))
     assert "read-only" not in backed.summary
     assert classify(evidence(log_lines=(line,))).branch != "rbac_mounts"  # a writable root: not this rule
+
+
+def test_a_missing_module_after_a_fresh_release_rolls_back_first() -> None:
+    from tests.unit.builders import rollout
+
+    line = "Error: Cannot find module 'btoa'"
+    fresh = classify(evidence(log_lines=(line,), rollout=rollout()))
+    settled = classify(evidence(log_lines=(line,)))
+
+    assert fresh.branch == settled.branch == "image_config"
+    assert remedy_ids(fresh)[0] == "rollout_undo"
+    assert "set_image" in remedy_ids(fresh)  # the previous revision's image, pinned
+    assert remedy_ids(settled) == []  # nothing older to go back to: rebuild the image
+    assert "Node.js module btoa is not in the image" in settled.summary
