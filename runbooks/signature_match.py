@@ -17,6 +17,7 @@ from runbooks import networking_deps, probes, rbac_mounts, resources
 from runbooks.matching import excerpt, shorten
 from runbooks.model import (
     Assessment,
+    Branch,
     EnvEndpoint,
     Evidence,
     Mount,
@@ -144,8 +145,9 @@ def _remedy(ev: Evidence, policy: Policy, hit: Hit) -> Remedy | None:
     container = ev.focus_container or (ev.workload.containers[0].name if ev.workload.containers else "")
     spec = next((s for s in ev.workload.containers if s.name == container), None)
     params = _params(ev, hit)
-    if rid is None:
-        return _previous_image(ev, container)
+    if rid is None:  # a problem of the app or its image may still be pinned back to the previous image
+        in_image = hit.signature.branch in (Branch.APP_ENV, Branch.IMAGE_CONFIG)
+        return _previous_image(ev, container) if in_image else None
     if rid == RemedyId.NETCHECK:
         return _netcheck(ev, hit, params)
     if rid == RemedyId.SET_ENV:
