@@ -68,3 +68,16 @@ def test_the_message_quotes_the_decisive_line_and_shows_the_rbac_yaml() -> None:
     assert "Proposed RBAC" in text
     assert "kind: RoleBinding" in text
     assert "×6 (2 pods)" in text  # one event line for the two pods that reported it
+
+
+def test_a_thread_update_quotes_the_line_the_call_was_made_on() -> None:
+    from bot.slack.incident_message import update_reply
+    from runbooks.classify import classify
+    from tests.unit.builders import evidence
+
+    finding = classify(evidence(log_lines=("booting", "ModuleNotFoundError: No module named 'cv2'")))
+
+    reply = update_reply("web/app exits with code 1", finding)
+
+    assert "> `ModuleNotFoundError: No module named 'cv2'`" in reply
+    assert "(was: web/app exits with code 1)" in reply
