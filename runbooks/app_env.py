@@ -1,6 +1,7 @@
 """Runbook branch 1 — App & env (missing env, bad command, crash at startup).
 
 Signals (in the logs of the crashed run):
+- a DNS failure for a name that is the user of a URL in a literal env var (the client could not parse the URL);
 - a missing environment variable: `KeyError: 'DB_URL'` (os.environ), "environment variable X is not set",
   "missing required env X", "X must be set";
 - a stack trace or runtime exception: Python `Traceback`, Go `panic:`, Java `Exception in thread`, Node
@@ -14,9 +15,12 @@ with a new image (`classify` puts `rollout_undo` first when the release is fresh
 
 from __future__ import annotations
 
+import re
+
 from runbooks.matching import Signal, find_last
 from runbooks.model import Assessment, Branch, Evidence, Reason, Remedy, RemedyId
 from runbooks.remedies import set_previous_image
+from runbooks.unmatched import telling_lines
 
 BRANCH = Branch.APP_ENV
 SUCCESS = "STATUS=Running, RESTARTS stop increasing, no new fatal logs."
@@ -46,8 +50,16 @@ _CRASH = (
 )
 
 
+_DNS_HOST = re.compile(
+    r"(?:ENOTFOUND|EAI_AGAIN|lookup|UnknownHostException:|could not translate host name) \"?(?P<host>[\w.-]+)"
+)
+
+
 def assess(ev: Evidence, policy: object = None) -> Assessment | None:
     lines = ev.all_log_lines()
+    garbled = _user_read_as_host(ev, lines)
+    if garbled is not None:
+        return garbled
     missing = find_last(lines, _MISSING_ENV)
     if missing is not None:
         return _missing_env(ev, missing.match.group("name"), missing.quote)
@@ -68,9 +80,30 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
         term is not None and term.reason == "Error" and code not in (137, 143)
     ):
         quote = f"lastState.terminated: reason={term.reason if term else None} exitCode={code}"
-        reason = Reason(f"the app exits with code {code} and logs no recognisable error", quote, "status")
-        headline = f"{ev.workload.name}/{ev.focus_container} exits with code {code}"
-        return Assessment(BRANCH, 0.35, headline, (reason,), set_previous_image(ev), "read the logs of the crashed run")
+        reasons = [Reason(f"the app exits with code {code}; no known failure signature matched", quote, "status")]
+        reasons.extend(telling_lines(ev))
+        headline = f"{ev.workload.name}/{ev.focus_container} exits with code {code}; cause not recognised"
+        return Assessment(BRANCH, 0.3, headline, tuple(reasons), (), "read the lines quoted above and the logs below")
+    return None
+
+
+def _user_read_as_host(ev: Evidence, lines: tuple[str, ...]) -> Assessment | None:
+    """A DNS failure for a name that is the *user* of a connection URL in an env var: the client could not parse
+    the URL (a `#`, `@` or `/` in the password), took the user for the host — the setting is wrong, not DNS."""
+    users = {e.user: e for spec in ev.workload.containers for e in spec.endpoints if e.user}
+    for line in reversed(lines):
+        m = _DNS_HOST.search(line)
+        if m and m.group("host") in users:
+            endpoint = users[m.group("host")]
+            container = ev.focus_container or ""
+            text = (
+                f"the client looked up {m.group('host')!r}, the user name of the URL in {endpoint.var}: it could not "
+                "parse that URL (special characters in the password must be URL-encoded)"
+            )
+            params = {"container": container, "name": endpoint.var}
+            remedy = Remedy(RemedyId.SET_ENV, f"Fix {endpoint.var}", params, "its URL does not parse")
+            headline = f"{ev.workload.name}/{container}: {endpoint.var} holds a URL the client cannot parse"
+            return Assessment(BRANCH, 0.94, headline, (Reason(text, m.string.strip()[:300], "logs"),), (remedy,))
     return None
 
 

@@ -2,17 +2,21 @@
 
 Each branch module scores the evidence independently; the strongest score wins, ties going to the branch whose
 signals are the most specific (an OOMKilled reason beats a generic exit code, a StartError beats a log line).
-A fresh release puts `rollout_undo` first whatever the branch. Pure: no I/O, deterministic.
+The signature library (`runbooks.signature_match`) competes like a branch module. A fresh release puts `rollout_undo`
+first whatever the branch; a bare pod keeps only what a pod allows. Nothing matching is said honestly
+(`runbooks.unmatched`). Pure: no I/O, deterministic.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from runbooks import app_env, image_config, networking_deps, probes, rbac_mounts, resources
-from runbooks.model import Assessment, Branch, Evidence, Finding, Policy, Reason, Remedy
+from runbooks import app_env, image_config, networking_deps, probes, rbac_mounts, resources, signature_match
+from runbooks.matching import read_failure_lines
+from runbooks.model import Assessment, Branch, Evidence, Finding, Policy, Reason, Remedy, RemedyId
 from runbooks.release import fresh_release
 from runbooks.remedies import rollout_undo
+from runbooks.unmatched import telling_lines
 
 # Order is the tie-break: most specific signals first.
 BRANCH_MODULES: tuple[ModuleType, ...] = (resources, image_config, probes, rbac_mounts, networking_deps, app_env)
@@ -21,8 +25,9 @@ _ALTERNATIVE_MIN_SCORE = 0.4
 
 
 def assess_all(ev: Evidence, policy: Policy) -> list[Assessment]:
-    """Every branch's assessment, strongest first."""
+    """Every branch's assessment, strongest first: the branch modules' and the signature library's."""
     found = [a for m in BRANCH_MODULES if (a := m.assess(ev, policy)) is not None]
+    found.extend(signature_match.assess(ev, policy))
     order = {m.BRANCH: i for i, m in enumerate(BRANCH_MODULES)}
     return sorted(found, key=lambda a: (-a.score, order[a.branch]))
 
@@ -50,9 +55,17 @@ def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
             remedies.insert(0, undo)
     reasons.extend(_failure_reasons(ev))
     confidence = _confidence(best, ranked, ev)
-    alternatives = tuple(a.branch for a in ranked[1:] if a.score >= _ALTERNATIVE_MIN_SCORE)
+    alternatives = tuple(
+        dict.fromkeys(a.branch for a in ranked[1:] if a.score >= _ALTERNATIVE_MIN_SCORE and a.branch != best.branch)
+    )
     deduped = _dedupe(remedies)
     next_step = deduped[0].title if deduped else best.next_step
+    if ev.workload.kind == "Pod":  # a bare pod has no template to patch and no history to roll back to
+        dropped = [r for r in deduped if r.id not in _POD_REMEDIES]
+        deduped = tuple(r for r in deduped if r.id in _POD_REMEDIES)
+        if dropped:
+            reasons.append(Reason(_bare_pod_note(ev, dropped), None, "spec"))
+            next_step = deduped[0].title if deduped else _bare_pod_note(ev, dropped)
     return Finding(
         best.branch,
         confidence,
@@ -62,13 +75,28 @@ def classify(ev: Evidence, policy: Policy | None = None) -> Finding:
         SUCCESS_CRITERIA[best.branch],
         next_step,
         alternatives,
+        best.proposal,
+    )
+
+
+_POD_REMEDIES = (RemedyId.SET_IMAGE, RemedyId.NETCHECK)  # a pod's image may change in place; netcheck is a new pod
+
+
+def _bare_pod_note(ev: Evidence, dropped: list[Remedy]) -> str:
+    what = "; ".join(r.title for r in dropped)
+    return (
+        f"{ev.workload.name} is a bare pod (no controller): change its manifest ({what}) and recreate it — "
+        "or run it under a Deployment"
     )
 
 
 def _confidence(best: Assessment, ranked: list[Assessment], ev: Evidence) -> float:
     score = best.score
-    if len(ranked) > 1 and ranked[1].score >= score - 0.1:
+    rivals = [a for a in ranked[1:] if a.branch != best.branch]
+    if rivals and rivals[0].score >= score - 0.1 - 1e-9:
         score -= 0.1  # a close runner-up: say so in the number
+    elif rivals and rivals[0].score >= score - 0.3 - 1e-9:
+        score -= 0.05  # another branch is defensible too
     if any(f.what.startswith("logs") for f in ev.failures):
         score -= 0.1  # classified without the crashed run's logs
     return round(max(0.05, min(score, 0.99)), 2)
@@ -89,11 +117,15 @@ def _unexplained(ev: Evidence) -> Assessment:
     state = (c.waiting_reason or "restarting") if c else "restarting"
     reason = Reason(f"the container is {state} but no runbook signal matched", None, "status")
     headline = f"{ev.workload.name}/{ev.focus_container} is {state}; cause not recognised"
-    return Assessment(Branch.APP_ENV, 0.2, headline, (reason,), (), "read the logs and events below")
+    reasons = (reason, *telling_lines(ev))
+    return Assessment(Branch.APP_ENV, 0.2, headline, reasons, (), "read the lines quoted above and the logs below")
 
 
 def _failure_reasons(ev: Evidence) -> list[Reason]:
-    return [Reason(f"could not read {f.what}: {f.status}", f.message, "bot") for f in ev.failures]
+    """One reason per distinct read failure (the same 403 for five pods is one line, with the count)."""
+    messages = {f"{f.what}: {f.status}": f.message for f in ev.failures}
+    lines = read_failure_lines(ev.failures)
+    return [Reason(f"could not read {line}", messages.get(line), "bot") for line in lines]
 
 
 def _gone(ev: Evidence) -> str:

@@ -128,6 +128,17 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+class EnvEndpoint:
+    """A dependency address written literally in an env var (`host:port` or a URL), password left out."""
+
+    var: str
+    host: str
+    port: int | None = None
+    scheme: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     """The parts of a container's spec that the runbook branches look at."""
 
@@ -143,6 +154,8 @@ class ContainerSpec:
     # name -> where the value comes from: "literal#<digest>" (never the value), "Secret x/key", "ConfigMap y/key"…
     env_sources: dict[str, str] = field(default_factory=dict)
     refs: tuple[ObjectRef, ...] = ()
+    endpoints: tuple[EnvEndpoint, ...] = ()
+    read_only_root: bool = False  # securityContext.readOnlyRootFilesystem
 
 
 @dataclass(frozen=True)
@@ -242,6 +255,19 @@ class ReadFailure:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """Where a volume is mounted in a container, and what backs it (to tie a file error to its volume)."""
+
+    container: str
+    volume: str
+    path: str
+    read_only: bool = False
+    source: str = ""  # e.g. "persistentVolumeClaim data-kafka-0", "emptyDir", "hostPath /opt/kb"
+    claim: str | None = None
+    size: str | None = None  # the claim's requested storage, when the template says it
+
+
+@dataclass(frozen=True)
 class Workload:
     """The workload being triaged (Deployment, StatefulSet, DaemonSet, or a bare Pod)."""
 
@@ -256,6 +282,7 @@ class Workload:
     selector: dict[str, str] = field(default_factory=dict)
     service_account: str = "default"
     containers: tuple[ContainerSpec, ...] = ()
+    mounts: tuple[Mount, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -339,6 +366,7 @@ class Assessment:
     reasons: tuple[Reason, ...]
     remedies: tuple[Remedy, ...] = ()
     next_step: str = ""  # in words, when no remedy the bot can run fits (e.g. "create Secret payments/x")
+    proposal: str = ""  # YAML for a human to review and apply (e.g. the Role granting a missing verb); never applied
 
 
 @dataclass(frozen=True)
@@ -353,11 +381,32 @@ class Finding:
     success_criteria: str = ""
     next_step: str = ""
     alternatives: tuple[Branch, ...] = ()
+    proposal: str = ""  # YAML for a human to review (RBAC); the bot never applies it
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One known failure signal, as data: the line it matches, the branch it means, and the remedy it calls for.
+
+    `params` are the remedy's parameters; a value like `{host}` is filled from the pattern's named group of that
+    name (a literal otherwise). `origin` says whether it is built in or comes from the operator's crashloop.yaml.
+    """
+
+    id: str
+    pattern: str
+    branch: Branch
+    meaning: str
+    remedy: RemedyId | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    score: float = 0.9
+    origin: str = "built-in"
+    triggers: tuple[str, ...] = ()  # lowercase substrings a matching line must contain one of (a cheap pre-filter)
 
 
 @dataclass(frozen=True)
 class Policy:
-    """Limits from the configuration that bound what a remedy may propose."""
+    """Limits from the configuration that bound what a remedy may propose, and the operator's own signatures."""
 
     max_memory_bytes: int | None = None
     fresh_release_window_seconds: int = 2 * 3600
+    signatures: tuple[Signature, ...] = ()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from runbooks.matching import Match, Signal, find_last
+from runbooks.matching import Signal, find_last
 from runbooks.model import Assessment, Branch, Evidence, Reason, Remedy, RemedyId
 
 BRANCH = Branch.NETWORKING_DEPS
@@ -26,13 +26,13 @@ _DNS = (
     Signal.of(
         "DNS lookup failed",
         r"no such host|could not translate host name|Name or service not known|"
-        r"Temporary failure in name resolution|ENOTFOUND|EAI_AGAIN|NXDOMAIN|nodename nor servname",
+        r"Temporary failure in name resolution|\bENOTFOUND\b|\bEAI_AGAIN\b|\bNXDOMAIN\b|nodename nor servname",
     ),
 )
 _CONNECT = (
-    Signal.of("connection refused", r"connection refused|ECONNREFUSED|connection to \S+ refused"),
-    Signal.of("connection timed out", r"i/o timeout|connection timed out|ETIMEDOUT|connect timeout"),
-    Signal.of("no route to host", r"no route to host|EHOSTUNREACH|network is unreachable"),
+    Signal.of("connection refused", r"connection refused|\bECONNREFUSED\b|connection to \S+ refused"),
+    Signal.of("connection timed out", r"i/o timeout|connection timed out|\bETIMEDOUT\b|connect timeout"),
+    Signal.of("no route to host", r"no route to host|\bEHOSTUNREACH\b|network is unreachable"),
 )
 _ENDPOINTS = (
     re.compile(r"dial tcp (?:\d+\.\d+\.\d+\.\d+:\d+->)?(?P<host>[\w.-]+):(?P<port>\d+)"),
@@ -44,7 +44,9 @@ _ENDPOINTS = (
     re.compile(r"ECONNREFUSED (?P<host>[\w.-]+):(?P<port>\d+)"),
     re.compile(r"(?:connect(?:ing)? to|connection to|reach) (?P<host>[a-z][\w.-]*):(?P<port>\d{2,5})", re.I),
     # last resort: a bare host:port, not glued to a timestamp or path, and not a source position (main.go:42)
-    re.compile(r"(?<![\w.:/-])(?P<host>[a-z][\w-]*(?:\.[\w-]+)*):(?P<port>\d{2,5})\b(?!\.\d)", re.I),
+    re.compile(
+        r"(?<![\w.:/-])(?P<host>[a-z][\w-]*(?:\.[\w-]+)*|\d{1,3}(?:\.\d{1,3}){3}):(?P<port>\d{2,5})\b(?!\.\d)", re.I
+    ),
 )
 _SOURCE_FILE = re.compile(r"\.(java|go|py|js|mjs|ts|rb|rs|c|cc|cpp|h|hpp|kt|scala|cs|php|exs?|swift)$", re.I)
 _DEFAULT_PORTS = {
@@ -68,7 +70,7 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
     hit = dns or conn
     if hit is None:
         return None
-    host, port = endpoint(lines, hit)
+    host, port = endpoint(lines, hit.line)
     target = f"{host}:{port}" if host and port else (host or "a dependency")
     reasons = [Reason(f"{hit.signal.label} reaching {target}", hit.quote, "logs")]
     if dns and conn:
@@ -85,10 +87,10 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
     return Assessment(BRANCH, 0.85 if dns else 0.8, headline, tuple(reasons), remedies, next_step)
 
 
-def endpoint(lines: tuple[str, ...], hit: Match) -> tuple[str | None, int | None]:
+def endpoint(lines: tuple[str, ...], hit_line: str) -> tuple[str | None, int | None]:
     """Host and port of the dependency: from the matching line, the two after it (libpq wraps its message), or
     the five before it (a stack trace ends with the generic cause), nearest first."""
-    index = max(i for i, line in enumerate(lines) if line == hit.line)
+    index = max((i for i, line in enumerate(lines) if line.strip() == hit_line.strip()), default=0)
     after = " ".join(lines[index : index + 3])
     nearby = [after, *lines[index + 1 : index + 3], *reversed(lines[max(0, index - 5) : index])]
     for text in nearby:
@@ -96,10 +98,11 @@ def endpoint(lines: tuple[str, ...], hit: Match) -> tuple[str | None, int | None
             m = pattern.search(text)
             if m and not m.group("host").isdigit() and not _SOURCE_FILE.search(m.group("host")):
                 port = m.groupdict().get("port")
-                return m.group("host"), int(port) if port else _default_port(" ".join(nearby))
+                return m.group("host"), int(port) if port else default_port(" ".join(nearby))
     return None, None
 
 
-def _default_port(text: str) -> int | None:
+def default_port(text: str) -> int | None:
+    """The well-known port of the client that wrote `text` (PostgreSQL 5432, Redis 6379…), if it names one."""
     lowered = text.lower()
     return next((port for hint, port in _DEFAULT_PORTS.items() if hint in lowered), None)

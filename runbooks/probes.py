@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbooks.matching import Signal, find_all
+from runbooks.matching import Signal, find_all, group_events
 from runbooks.model import Assessment, Branch, ContainerSpec, Evidence, Probe, Reason, Remedy, RemedyId
 
 BRANCH = Branch.PROBES
@@ -43,8 +43,12 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
     if kills:
         reasons.append(Reason("the kubelet killed the container after failed probes", kills[-1].quote, "events"))
     if unhealthy:
-        worst = max(unhealthy, key=lambda e: e.count)
+        worst, *others = group_events(unhealthy)  # each distinct failure once, with how many pods saw it
         reasons.append(Reason(f"{failures} probe failures ({', '.join(sorted(kinds))})", worst.line(), "events"))
+        reasons.extend(Reason("the probe also failed with", g.line()[:300], "events") for g in others[:2])
+    last = _last_words(ev)
+    if last and (kills or unhealthy):
+        reasons.append(Reason("the last thing the app logged before it was killed", last, "logs"))
     term = ev.focus.last_termination if ev.focus else None
     if kills and term and term.exit_code in (137, 143) and term.reason != "OOMKilled":
         reasons.append(
@@ -65,6 +69,13 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
         reasons.append(Reason("the probe target answers wrongly: port or path may be wrong", None, "events"))
     headline = f"{ev.workload.name}/{focus} fails its {'/'.join(sorted(kinds))} probe"
     return Assessment(BRANCH, score, headline, tuple(reasons), (remedy,) if remedy else (), next_step)
+
+
+def _last_words(ev: Evidence) -> str | None:
+    """The crashed run's last non-blank log line: where a slow start was when the probe gave up on it."""
+    log = ev.focus_logs()
+    lines = [line.strip() for line in (log.lines if log else ()) if line.strip()]
+    return lines[-1][:300] if lines else None
 
 
 def patch_probes_remedy(spec: ContainerSpec, failing: set[str]) -> Remedy | None:

@@ -5,27 +5,32 @@ Signals:
   cannot VERB resource "R" in API group "G"` — the app's service account lacks a permission;
 - `FailedMount` / `FailedAttachVolume` events (a volume cannot be mounted);
 - "permission denied", "EACCES", "read-only file system" in the logs (file system permissions on a mount);
-- the pod's service account does not exist.
+- the pod's service account does not exist;
+- a write to a path no volume backs, in a container with `readOnlyRootFilesystem: true`.
+(Volume errors that name a path — permission denied, read-only, disk full — are signatures, `runbooks.signatures`,
+tied to the volume mounted there and its claim size by `runbooks.signature_match`.)
 
-Remedy: `service_account` — switch the pod template to an existing service account (one named after the
-workload when it exists); the RBAC objects that would grant the missing permission are only proposed as YAML.
+Remedy: `service_account` — move a pod off the namespace's shared `default` account (or a missing one) to one named
+after the workload, created by the proposal when it does not exist. The Role + RoleBinding (ClusterRole +
+ClusterRoleBinding for a cluster-scope request) granting exactly the missing verb is always proposed as YAML
+(`Assessment.proposal`), never applied; a workload already on its own account gets the YAML and no switch.
 """
 
 from __future__ import annotations
 
 import re
 
-from runbooks.matching import Signal, find_last
+from runbooks.matching import Signal, excerpt, find_last, group_events
 from runbooks.model import Assessment, Branch, Evidence, Reason, Remedy, RemedyId
 
 BRANCH = Branch.RBAC_MOUNTS
 SUCCESS = "Permission/mount errors disappear; the pod reaches Ready."
 
 _FORBIDDEN = re.compile(
-    # quotes may come escaped (\") when the app logs the API's JSON error body
-    r'User \\?"system:serviceaccount:(?P<ns>[\w.-]+):(?P<sa>[\w.-]+)\\?" '
-    r'cannot (?P<verb>\w+) resource \\?"(?P<resource>[\w/.-]+)\\?"'
-    r'(?: in API group \\?"(?P<group>[\w.-]*)\\?")?',
+    # quotes may come escaped (\") when the app logs the API's JSON error body; older API servers omit "resource"
+    r'User \\?"system:serviceaccount:(?P<ns>[\w.{}-]+):(?P<sa>[\w.-]+)\\?" '
+    r'cannot (?P<verb>\w+) (?:resource )?\\?"?(?P<resource>[\w/-]+)(?P<dotted>\.[\w.-]+)?\\?"?'
+    r'(?: in API group \\?"(?P<group>[\w.-]*)\\?")?(?P<scope> at the cluster scope)?',
     re.IGNORECASE,
 )
 _FILE_PERMS = (
@@ -36,7 +41,7 @@ _FORBIDDEN_ANY = (Signal.of("Forbidden from the Kubernetes API", r"\bforbidden\b
 
 
 def assess(ev: Evidence, policy: object = None) -> Assessment | None:
-    for check in (_forbidden, _mount_events, _missing_service_account, _file_permissions):
+    for check in (_forbidden, _mount_events, _missing_service_account, _read_only_root, _file_permissions):
         found = check(ev)
         if found is not None:
             return found
@@ -45,29 +50,43 @@ def assess(ev: Evidence, policy: object = None) -> Assessment | None:
 
 def _forbidden(ev: Evidence) -> Assessment | None:
     lines = ev.all_log_lines()
-    hit = next((m for line in reversed(lines) if (m := _FORBIDDEN.search(line))), None)
-    if hit is None:
+    found = next(((line, m) for line in reversed(lines) if (m := _FORBIDDEN.search(line))), None)
+    if found is None:
         generic = find_last(lines, _FORBIDDEN_ANY)
         if generic is None:
             return None
         reason = Reason("the app got Forbidden from an API", generic.quote, "logs")
         return Assessment(BRANCH, 0.6, f"{ev.workload.name} is denied access", (reason,))
-    line = next(line for line in reversed(lines) if _FORBIDDEN.search(line))
-    sa, verb, resource, group = hit["sa"], hit["verb"], hit["resource"], hit["group"] or ""
-    reason = Reason(f"service account {sa} may not {verb} {resource}", line.strip()[:300], "logs")
+    line, hit = found
+    sa, verb, resource = hit["sa"], hit["verb"], hit["resource"]
+    group = hit["group"] or (hit["dotted"] or "").lstrip(".")
+    cluster = bool(hit["scope"])
+    reason = Reason(f"service account {sa} may not {verb} {resource}", excerpt(line, *hit.span()), "logs")
     headline = f"{ev.workload.name} runs as service account {sa}, which may not {verb} {resource}"
-    remedy = service_account_remedy(ev, sa, verb, resource, group)
-    next_step = "" if remedy else f"grant {verb} on {resource} to a service account (see the proposed YAML)"
-    return Assessment(BRANCH, 0.9, headline, (reason,), (remedy,) if remedy else (), next_step)
+    remedy = service_account_remedy(ev, sa, verb, resource, group, cluster=cluster)
+    account = str(remedy.params["service_account"]) if remedy else sa
+    yaml = rbac_proposal(
+        ev.workload.namespace,
+        account,
+        verb,
+        resource,
+        group,
+        cluster=cluster,
+        create_sa=bool(remedy and remedy.params.get("create")),
+    )
+    next_step = f"review and apply the proposed RBAC granting {verb} on {resource} to {account}"
+    return Assessment(BRANCH, 0.9, headline, (reason,), (remedy,) if remedy else (), next_step, yaml)
 
 
 def _mount_events(ev: Evidence) -> Assessment | None:
     mounts = [e for e in ev.events if e.reason in ("FailedMount", "FailedAttachVolume")]
     if not mounts:
         return None
-    worst = max(mounts, key=lambda e: e.count)
-    reason = Reason(f"a volume cannot be mounted ({worst.reason} x{worst.count})", worst.line(), "events")
-    return Assessment(BRANCH, 0.9, f"{ev.workload.name} cannot mount a volume", (reason,), (), worst.message)
+    groups = group_events(mounts)[:3]  # one line per distinct failure, with how many pods reported it
+    reasons = tuple(Reason(f"a volume cannot be mounted ({g.reason} x{g.count})", g.line(), "events") for g in groups)
+    pod = f" (pod {ev.focus_pod}, container {ev.focus_container})" if ev.focus_pod else ""
+    headline = f"{ev.workload.name} cannot mount a volume{pod}"
+    return Assessment(BRANCH, 0.9, headline, reasons, (), groups[0].message)
 
 
 def _missing_service_account(ev: Evidence) -> Assessment | None:
@@ -81,6 +100,32 @@ def _missing_service_account(ev: Evidence) -> Assessment | None:
     )
 
 
+_WRITE = re.compile(
+    r"\b(?:mkdir|open|create|creat|write|chmod|chown|touch|mktemp|rename)\b\W{0,3}[‘'\"]?(?P<path>/[\w./-]+)",
+    re.IGNORECASE,
+)
+
+
+def _read_only_root(ev: Evidence) -> Assessment | None:
+    """A failed write to a path no volume backs, in a container whose root file system is read-only."""
+    spec = next((s for s in ev.workload.containers if s.name == ev.focus_container), None)
+    if spec is None or not spec.read_only_root:
+        return None
+    mounted = [m.path.rstrip("/") + "/" for m in ev.workload.mounts if m.container == spec.name]
+    for line in reversed(ev.all_log_lines()):
+        m = _WRITE.search(line)
+        if m and not any((m.group("path") + "/").startswith(p) for p in mounted):
+            path = m.group("path")
+            text = (
+                f"the container writes {path}, but its root file system is read-only "
+                "(securityContext.readOnlyRootFilesystem: true) and no volume is mounted there"
+            )
+            next_step = f"mount an emptyDir at {path.rsplit('/', 1)[0] or '/'} (or let the container write its root)"
+            headline = f"{ev.workload.name}/{spec.name} cannot write {path}: read-only root file system"
+            return Assessment(BRANCH, 0.88, headline, (Reason(text, excerpt(line, *m.span()), "logs"),), (), next_step)
+    return None
+
+
 def _file_permissions(ev: Evidence) -> Assessment | None:
     hit = find_last(ev.all_log_lines(), _FILE_PERMS)
     if hit is None:
@@ -91,29 +136,53 @@ def _file_permissions(ev: Evidence) -> Assessment | None:
 
 
 def service_account_remedy(
-    ev: Evidence, current: str, verb: str | None, resource: str | None, group: str
+    ev: Evidence, current: str, verb: str | None, resource: str | None, group: str, *, cluster: bool = False
 ) -> Remedy | None:
-    """Switch to the workload's own service account when it exists; always carry the RBAC proposal."""
-    candidate = ev.workload.name if ev.workload.name in ev.service_accounts else None
-    if candidate is None or candidate == current:
+    """Move a pod off the namespace's shared `default` account (or a missing one) to its own account.
+
+    The account named after the workload is proposed; when it does not exist yet, creating it is part of the
+    reviewed RBAC proposal (`create`: true). A workload that already runs as its own account keeps it: the fix is
+    a rule in its Role, which is proposed as YAML, not a switch.
+    """
+    candidate = ev.workload.name
+    own_account = current != "default" and ev.service_account_exists is not False
+    if own_account or candidate == current:
         return None
     params: dict[str, object] = {"from": current, "service_account": candidate}
+    if candidate not in ev.service_accounts:
+        params["create"] = True
     if verb and resource:
         params["missing"] = {"verb": verb, "resource": resource, "apiGroup": group}
-        params["rbac_yaml"] = rbac_proposal(ev.workload.namespace, candidate, verb, resource, group)
-    title = f"Use service account {candidate}"
-    return Remedy(RemedyId.SERVICE_ACCOUNT, title, params, f"{current} lacks the permission")
+        params["rbac_yaml"] = rbac_proposal(
+            ev.workload.namespace,
+            candidate,
+            verb,
+            resource,
+            group,
+            cluster=cluster,
+            create_sa=bool(params.get("create")),
+        )
+    made = " (created by the proposed YAML)" if params.get("create") else ""
+    title = f"Use service account {candidate}{made}"
+    return Remedy(RemedyId.SERVICE_ACCOUNT, title, params, f"{current} is shared by every pod of the namespace")
 
 
-def rbac_proposal(namespace: str, sa: str, verb: str, resource: str, group: str) -> str:
-    """A minimal Role + RoleBinding granting exactly the missing permission (shown, never applied)."""
+def rbac_proposal(
+    namespace: str, sa: str, verb: str, resource: str, group: str, *, cluster: bool = False, create_sa: bool = False
+) -> str:
+    """A minimal Role + RoleBinding (ClusterRole + ClusterRoleBinding for a cluster-scope request) granting exactly
+    the missing verb on the missing resource to `sa` — shown for review, never applied by the bot."""
     verbs = sorted({verb, "get"}) if verb in ("list", "watch") else [verb]
+    quoted = ", ".join(f'"{v}"' for v in verbs)
+    name = f"{sa}-{verb}-{resource.replace('/', '-')}"
+    role, binding = ("ClusterRole", "ClusterRoleBinding") if cluster else ("Role", "RoleBinding")
+    where = "" if cluster else f", namespace: {namespace}"
+    account = f"apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {sa}, namespace: {namespace}}}\n---\n"
     return (
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
-        f"metadata: {{name: {sa}-{resource.replace('/', '-')}, namespace: {namespace}}}\n"
-        f'rules:\n- apiGroups: ["{group}"]\n  resources: ["{resource}"]\n  verbs: {verbs}\n'
-        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
-        f"metadata: {{name: {sa}-{resource.replace('/', '-')}, namespace: {namespace}}}\n"
-        f"subjects: [{{kind: ServiceAccount, name: {sa}, namespace: {namespace}}}]\n"
-        f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {sa}-{resource.replace('/', '-')}}}\n"
-    ).replace("'", '"')
+        (account if create_sa else "")
+        + f"apiVersion: rbac.authorization.k8s.io/v1\nkind: {role}\nmetadata: {{name: {name}{where}}}\n"
+        + f'rules:\n- apiGroups: ["{group}"]\n  resources: ["{resource}"]\n  verbs: [{quoted}]\n'
+        + f"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: {binding}\nmetadata: {{name: {name}{where}}}\n"
+        + f"subjects: [{{kind: ServiceAccount, name: {sa}, namespace: {namespace}}}]\n"
+        + f"roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: {role}, name: {name}}}\n"
+    )

@@ -37,3 +37,19 @@ def rollout_undo(ev: Evidence) -> Remedy | None:
     params = {"to_revision": prev.number, "images": dict(prev.images)}
     title = f"Roll back to revision {prev.number} ({images})"
     return Remedy(RemedyId.ROLLOUT_UNDO, title, params, "the crash began with the current revision")
+
+
+def set_image_remedy(ev: Evidence, why: str) -> Remedy | None:
+    """`set_image` for the focus container: the previous revision's image when there is one, else a working image
+    the responder names (the form asks for it); on a bare pod this sets the pod's own image, the one field of a
+    pod's container that may change."""
+    pinned = set_previous_image(ev)
+    if pinned:
+        return pinned[0]
+    container = ev.focus_container
+    spec = next((s for s in ev.workload.containers if s.name == container), None)
+    if container is None or spec is None:
+        return None
+    where = " on the pod" if ev.workload.kind == "Pod" else ""
+    params = {"container": container, "current": spec.image}
+    return Remedy(RemedyId.SET_IMAGE, f"Set a working image for {container}{where}", params, why)

@@ -4,7 +4,8 @@ Signals:
 - a termination with reason `OOMKilled` (the reason beats the exit code: an OOM kill is an OOM kill whatever code
   the runtime reports);
 - node events `OOMKilling` / messages mentioning "OOMKilled" or "out of memory";
-- exit code 137 with no other explanation (weak: 137 is also what a liveness kill leaves, see `probes`).
+- exit code 137 with no OOMKilled reason and no probe kill: *ambiguous* (the OOM killer in a child process, a kill
+  after the grace period, an expired probe event, throttling) — said so, confidence 0.4, no memory bump.
 
 Remedy: `bump_memory` — the container's memory limit ×1.5, rounded up to 64Mi, capped by `limits.max_memory`.
 """
@@ -28,8 +29,14 @@ BRANCH = Branch.RESOURCES
 SUCCESS = "No new OOM events; restarts level off; p95 memory < ~80% of limit."
 
 _OOM_EVENT = (
-    Signal.of("OOM event", r"\bOOMKill(ed|ing)\b"),
+    Signal.of("OOM event", r"\bOOMKill(ed|ing)\b|invoked oom-killer"),
     Signal.of("out of memory", r"out of memory|memory cgroup out of memory"),
+)
+_HEAP_LIMIT = (
+    Signal.of(
+        "the runtime's own heap limit (above the container's limit, the kernel kills first)",
+        r"heap_size_limit: \d+|-Xmx\d+[kmg]|max-old-space-size=\d+",
+    ),
 )
 _OOM_LOG = (
     Signal.of("OutOfMemoryError", r"java\.lang\.OutOfMemoryError|OutOfMemoryError"),
@@ -65,13 +72,36 @@ def assess(ev: Evidence, policy: Policy) -> Assessment | None:
         return _with_remedy(ev, policy, ev.focus_container, 0.8, "is running out of memory", reasons)
     term = focus.last_termination if focus else None
     if term and term.exit_code == 137 and not _probe_kill_seen(ev):
-        reason = Reason(
-            "exit code 137 (SIGKILL) with no probe kill in the events: likely the kernel's OOM killer",
-            f"lastState.terminated: reason={term.reason} exitCode=137",
-            "status",
-        )
-        return _with_remedy(ev, policy, ev.focus_container, 0.5, "was SIGKILLed (exit 137)", [reason])
+        return _ambiguous_sigkill(ev, term.reason)
     return None
+
+
+def _ambiguous_sigkill(ev: Evidence, reason: str | None) -> Assessment:
+    """Exit 137 without OOMKilled is not memory by default: say what could have sent the SIGKILL, and how sure."""
+    spec = next((s for s in ev.workload.containers if s.name == ev.focus_container), None)
+    reasons = [
+        Reason(
+            f"exit code 137 (SIGKILL) but the kubelet did not report OOMKilled (reason {reason}) and no probe kill "
+            "is in the events: ambiguous",
+            f"lastState.terminated: reason={reason} exitCode=137",
+            "status",
+        ),
+        Reason(
+            "candidates: the kernel's OOM killer in a child process, a kill after terminationGracePeriodSeconds, "
+            "a probe kill whose event has expired, or an external kill",
+            None,
+            "status",
+        ),
+    ]
+    cpu = spec.limits.get("cpu") if spec else None
+    if cpu:
+        reasons.append(Reason(f"a CPU limit of {cpu}: throttling slows start-up and shutdown", None, "spec"))
+    next_step = (
+        "check the node for OOM kills (kubectl describe node; dmesg), the probes and the termination grace period "
+        "before raising memory"
+    )
+    headline = f"{ev.workload.name}/{ev.focus_container} was SIGKILLed (exit 137); the cause is ambiguous"
+    return Assessment(BRANCH, 0.4, headline, tuple(reasons), (), next_step)
 
 
 def _oom_assessment(ev: Evidence, policy: Policy, c: ContainerStatus) -> Assessment:
@@ -82,7 +112,11 @@ def _oom_assessment(ev: Evidence, policy: Policy, c: ContainerStatus) -> Assessm
         f"lastState.terminated: reason=OOMKilled exitCode={code}",
         "status",
     )
-    return _with_remedy(ev, policy, c.name, 0.95, "was OOMKilled", [reason])
+    reasons = [reason]
+    event = find_last([e.message for e in ev.events], _OOM_EVENT)
+    log = find_last(ev.all_log_lines(), (*_OOM_LOG, *_HEAP_LIMIT))
+    reasons.extend(Reason(m.signal.label, m.quote, src) for m, src in ((event, "events"), (log, "logs")) if m)
+    return _with_remedy(ev, policy, c.name, 0.95, "was OOMKilled", reasons)
 
 
 def _with_remedy(

@@ -106,6 +106,11 @@ def config_check(ctx: click.Context) -> None:
     click.echo(f"  access: {len(access.responders)} responder(s), {len(access.viewers)} viewer(s)")
     mode = "read-only" if config.limits.read_only else "changes allowed"
     click.echo(f"  limits: max memory {config.limits.max_memory}; {mode}")
+    signatures = config.triage.signatures
+    click.echo(f"  triage: {len(signatures)} operator signature(s), matched before the built-in ones")
+    for sig in signatures:
+        remedy = f"remedy {sig.remedy}" if sig.remedy else "no remedy"
+        click.echo(f"    - {sig.id}: {sig.branch} ({remedy}) /{sig.pattern}/")
 
 
 @cli.command()

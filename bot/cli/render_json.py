@@ -2,6 +2,7 @@
 
 Top-level keys are a public contract: environment, namespace, workload, kind, pod, container, branch,
 confidence, summary, reasons, exit_code, reason, restarts, remedies (id, title, params), success_criteria,
+proposal (reviewable YAML, e.g. the RBAC granting a missing verb, never applied),
 plus the evidence (logs, events, rollout, references, read failures).
 """
 
@@ -38,6 +39,7 @@ def to_dict(result: TriageResult) -> dict[str, Any]:
         "next_step": f.next_step,
         "success_criteria": f.success_criteria,
         "alternatives": [str(b) for b in f.alternatives],
+        "proposal": f.proposal or None,
         "pods": [_plain(p) for p in ev.pods],
         "logs": _plain(log) if log else None,
         "events": [_plain(e) for e in ev.events],

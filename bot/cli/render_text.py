@@ -10,7 +10,8 @@ from datetime import datetime
 
 from bot.remedies.registry import kubectl_command
 from bot.triage.run import TriageResult
-from runbooks.model import BRANCH_TITLES, Evidence, Finding
+from runbooks.matching import group_events, read_failure_lines
+from runbooks.model import BRANCH_TITLES, Event, Evidence, Finding
 from runbooks.signals import describe_exit
 
 LOG_LINES_SHOWN = 25
@@ -22,6 +23,7 @@ def render(result: TriageResult) -> str:
     sections = [
         _header(ev, finding, result.seconds),
         _why(finding),
+        _proposal(finding),
         _next(ev, finding),
         _logs(ev),
         _events(ev),
@@ -85,6 +87,14 @@ def _next(ev: Evidence, finding: Finding) -> str:
     return "\n".join(lines)
 
 
+def _proposal(finding: Finding) -> str:
+    if not finding.proposal:
+        return ""
+    lines = ["PROPOSED RBAC (review it; the bot never applies it)"]
+    lines.extend(f"  {line}" for line in finding.proposal.rstrip().splitlines())
+    return "\n".join(lines)
+
+
 def _logs(ev: Evidence) -> str:
     log = ev.focus_logs()
     if log is None:
@@ -99,12 +109,24 @@ def _logs(ev: Evidence) -> str:
 def _events(ev: Evidence) -> str:
     if not ev.events:
         return ""
-    lines = ["EVENTS (oldest first)"]
-    for e in ev.events[-EVENTS_SHOWN:]:
-        when = _clock(e.last_seen)
-        count = f" x{e.count}" if e.count > 1 else ""
-        lines.append(f"  {when}  {e.type:<7} {e.reason}{count}  {e.object_kind}/{e.object_name}: {e.message}")
-    return "\n".join(lines)
+    lines = ["EVENTS (oldest first; an event several pods report is shown once, with the pod count)"]
+    shown: set[tuple[str, str]] = set()
+    groups = {(g.reason, g.message): g for g in group_events(ev.events)}
+    for e in ev.events[-EVENTS_SHOWN * 3 :]:
+        group = next((g for g in groups.values() if g.reason == e.reason and _same(g.message, e)), None)
+        key = (group.reason, group.message) if group else (e.reason, e.message)
+        if key in shown:
+            continue
+        shown.add(key)
+        count = group.count if group else e.count
+        pods = f" ({group.pods} pods)" if group and group.pods > 1 else f" {e.object_kind}/{e.object_name}"
+        times = f" x{count}" if count > 1 else ""
+        lines.append(f"  {_clock(e.last_seen)}  {e.type:<7} {e.reason}{times}{pods}: {e.message}")
+    return "\n".join(lines[: EVENTS_SHOWN + 1])
+
+
+def _same(message: str, e: Event) -> bool:
+    return message == e.message or message.replace(e.object_name, "") == e.message.replace(e.object_name, "")
 
 
 def _rollout(ev: Evidence) -> str:
@@ -140,7 +162,10 @@ def _failures(ev: Evidence) -> str:
     if not ev.failures:
         return ""
     lines = ["COULD NOT READ (the triage went on without it)"]
-    lines.extend(f"  - {f.what}: {f.status} — {f.message}" for f in ev.failures)
+    messages = {f"{f.what}: {f.status}": f.message for f in ev.failures}
+    lines.extend(
+        f"  - {line}" + (f" — {messages[line]}" if line in messages else "") for line in read_failure_lines(ev.failures)
+    )
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.core.report_settings import ReportsConfig
-from runbooks.model import Policy
+from runbooks.model import Branch, Policy, RemedyId, Signature
 from runbooks.quantity import QuantityError, parse_bytes
 
 CONFIG_ENV = "CRASHLOOP_CONFIG"
@@ -97,14 +97,60 @@ class Limits(_Strict):
         return value
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_REQUIRED_PARAMS = {"netcheck": ("host",), "set_env": ("name",)}
+
+
+class SignatureConfig(_Strict):
+    """An operator's own failure signature (an in-house service's fatal line), matched before the built-in ones."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="a short name, shown in the reasons")
+    pattern: str = Field(min_length=3, description="regex over log lines, event and status messages (case-insensitive)")
+    branch: Branch = Field(description="the runbook branch the line means")
+    meaning: str = Field(min_length=3, description="what it means; {group} is filled from a named group")
+    remedy: RemedyId | None = Field(None, description="the remedy to offer first, or none")
+    params: dict[str, str] = Field(default_factory=dict, description="remedy parameters; {group} from the pattern")
+    score: float = Field(0.95, gt=0, le=1, description="how decisive the line is (built-ins are 0.86-0.95)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SignatureConfig:
+        try:
+            groups = set(re.compile(self.pattern, re.IGNORECASE).groupindex)
+        except re.error as exc:
+            raise ValueError(f"signature {self.id}: pattern is not a valid regex: {exc}") from None
+        used = {g for text in (self.meaning, *self.params.values()) for g in _PLACEHOLDER.findall(text)}
+        if used - groups:
+            missing = ", ".join(sorted(used - groups))
+            raise ValueError(f"signature {self.id}: {{{missing}}} is not a named group of the pattern")
+        needed = [p for p in _REQUIRED_PARAMS.get(str(self.remedy), ()) if p not in self.params]
+        if needed:
+            raise ValueError(f"signature {self.id}: remedy {self.remedy} needs params: {', '.join(needed)}")
+        return self
+
+    def signature(self) -> Signature:
+        params = tuple(sorted(self.params.items()))
+        return Signature(
+            self.id, self.pattern, self.branch, self.meaning, self.remedy, params, self.score, "crashloop.yaml"
+        )
+
+
 class Triage(_Strict):
-    """How evidence is gathered."""
+    """How evidence is gathered, and the operator's own failure signatures."""
 
     call_timeout_seconds: float = Field(5.0, gt=0, le=60, description="timeout of each Kubernetes API call")
     log_tail_lines: int = Field(200, ge=1, le=5000, description="lines of `logs --previous` to read")
     log_max_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024, description="byte cap on each log read")
     max_pods: int = Field(5, ge=1, le=50, description="crashing pods whose logs and events are read")
     fresh_release_minutes: int = Field(120, ge=1, description="a revision this young that crashes is rolled back first")
+    signatures: list[SignatureConfig] = Field(default_factory=list, description="in-house failure signatures")
+
+    @field_validator("signatures")
+    @classmethod
+    def _unique_ids(cls, value: list[SignatureConfig]) -> list[SignatureConfig]:
+        ids = [s.id for s in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two signatures share an id")
+        return value
 
 
 class Actions(_Strict):
@@ -166,6 +212,7 @@ class Config(_Strict):
         return Policy(
             max_memory_bytes=parse_bytes(self.limits.max_memory),
             fresh_release_window_seconds=self.triage.fresh_release_minutes * 60,
+            signatures=tuple(s.signature() for s in self.triage.signatures),
         )
 
 

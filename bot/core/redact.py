@@ -72,10 +72,14 @@ _RULES: tuple[_Rule, ...] = (
         re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(\"|')(?!\[REDACTED\])([^\"'\n]*)\2"),
         rf"\1\2{MASK}\2",
     ),
-    # name=value / name: value where the name says it is secret
+    # name=value / name: value where the name says it is secret — but not MySQL's "(using password: YES)" nor a
+    # value that is itself the next label of a wrapped error ("…-secret: x509: cannot validate…")
     _Rule(
         _NAME_TRIGGERS,
-        re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(?!\[REDACTED\])([^\s\"',;&)}}\]]+)"),
+        re.compile(
+            rf"(?i)(\b{_NAME}{_SEPARATOR})(?!\[REDACTED\])(?!(?:YES|NO)\))(?![^\s\"',;&)}}\]]+:\s)"
+            rf"([^\s\"',;&)}}\]]+)"
+        ),
         rf"\1{MASK}",
     ),
     # --password xyz / --db-password=xyz style flags

@@ -8,6 +8,7 @@ termination messages, event messages) is redacted here, before it becomes eviden
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,9 @@ from runbooks.model import (
     Change,
     ContainerSpec,
     ContainerStatus,
+    EnvEndpoint,
     Event,
+    Mount,
     ObjectRef,
     PodInfo,
     Probe,
@@ -139,6 +142,26 @@ def _env_source(env: KubeObject) -> str:
     return "fieldRef" if "fieldRef" in source else "resourceFieldRef" if "resourceFieldRef" in source else "other"
 
 
+_URL = re.compile(
+    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?:(?P<user>[^:@/\s]*)(?::[^@\s]*)?@)?(?P<host>[\w.-]+)(?::(?P<port>\d+))?"
+)
+_HOST_PORT = re.compile(r"^(?P<host>[a-z0-9][\w.-]*):(?P<port>\d{2,5})(?:,|/|$)", re.IGNORECASE)
+
+
+def env_endpoint(env: KubeObject) -> EnvEndpoint | None:
+    """The dependency a literal env value points at (`zookeeper:2181`, `redis://user:…@host:6379/0`); the password
+    of a URL is never kept. None for anything else, including every value from a Secret."""
+    value = env.get("value")
+    if not isinstance(value, str) or env.get("valueFrom"):
+        return None
+    m = _URL.match(value.strip()) or _HOST_PORT.match(value.strip())
+    if m is None:
+        return None
+    groups = m.groupdict()
+    port = int(groups["port"]) if groups.get("port") else None
+    return EnvEndpoint(env["name"], groups["host"], port, groups.get("scheme"), groups.get("user") or None)
+
+
 def container_specs(pod_spec: KubeObject) -> tuple[ContainerSpec, ...]:
     """The init and regular containers of a pod template, with their refs and probes."""
     specs: list[ContainerSpec] = []
@@ -163,6 +186,8 @@ def container_specs(pod_spec: KubeObject) -> tuple[ContainerSpec, ...]:
                     env_names=tuple(e["name"] for e in c.get("env") or []),
                     env_sources={e["name"]: _env_source(e) for e in c.get("env") or []},
                     refs=tuple(_env_refs(c) + _volume_refs(pod_spec, c)),
+                    endpoints=tuple(p for e in c.get("env") or [] if (p := env_endpoint(e)) is not None),
+                    read_only_root=bool((c.get("securityContext") or {}).get("readOnlyRootFilesystem")),
                 )
             )
     return tuple(specs)
@@ -187,7 +212,48 @@ def parse_workload(kind: str, obj: KubeObject) -> Workload:
         selector=dict((spec.get("selector") or {}).get("matchLabels") or {}),
         service_account=pod_spec.get("serviceAccountName") or pod_spec.get("serviceAccount") or "default",
         containers=container_specs(pod_spec),
+        mounts=mounts(pod_spec, spec.get("volumeClaimTemplates") or []),
     )
+
+
+def mounts(pod_spec: KubeObject, claim_templates: list[KubeObject]) -> tuple[Mount, ...]:
+    """Every volume mount of every container, with what backs it and, for a claim, its requested size."""
+    sizes = {
+        _meta(t).get("name", ""): (((t.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+        for t in claim_templates
+    }
+    volumes = {v.get("name", ""): v for v in pod_spec.get("volumes") or []}
+    found: list[Mount] = []
+    for key in ("initContainers", "containers"):
+        for c in pod_spec.get(key) or []:
+            for m in c.get("volumeMounts") or []:
+                name = m.get("name", "")
+                source, claim = _volume_source(volumes.get(name), name in sizes)
+                claim = claim or (name if name in sizes else None)
+                found.append(
+                    Mount(
+                        c["name"],
+                        name,
+                        m.get("mountPath", ""),
+                        bool(m.get("readOnly")),
+                        source,
+                        claim,
+                        str(sizes[name]) if sizes.get(name) else None,
+                    )
+                )
+    return tuple(found)
+
+
+def _volume_source(volume: KubeObject | None, templated: bool) -> tuple[str, str | None]:
+    if volume is None:
+        return ("volumeClaimTemplate" if templated else "unknown volume"), None
+    claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+    if claim:
+        return f"persistentVolumeClaim {claim}", str(claim)
+    kind = next((k for k in volume if k != "name"), "volume")
+    detail = (volume.get(kind) or {}) if isinstance(volume.get(kind), dict) else {}
+    extra = detail.get("path") or detail.get("name") or detail.get("secretName") or detail.get("medium") or ""
+    return f"{kind} {extra}".strip(), None
 
 
 # --- pods -----------------------------------------------------------------------------------------------

@@ -20,7 +20,12 @@ def bump_memory(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
 
 
 def set_image(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
-    return [f"kubectl set image {ref} -n {ns} {p['container']}={shlex.quote(str(p['image']))}", _status(ref, ns)]
+    command = f"kubectl set image {ref} -n {ns} {p['container']}={_image(p)}"
+    return [command] if ref.startswith("pod/") else [command, _status(ref, ns)]
+
+
+def _image(p: dict[str, Any]) -> str:
+    return shlex.quote(str(p["image"])) if p.get("image") else "<a working image>"
 
 
 def rollout_undo(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
@@ -38,7 +43,8 @@ def set_env(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
 
 def service_account(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
     patch = json.dumps({"spec": {"template": {"spec": {"serviceAccountName": p["service_account"]}}}})
-    return [f"kubectl patch {ref} -n {ns} -p {shlex.quote(patch)}", _status(ref, ns)]
+    first = ["kubectl apply -f proposed-rbac.yaml  # after review: the YAML shown above"] if p.get("create") else []
+    return [*first, f"kubectl patch {ref} -n {ns} -p {shlex.quote(patch)}", _status(ref, ns)]
 
 
 def netcheck(_: str, ns: str, p: dict[str, Any]) -> list[str]:

@@ -169,7 +169,10 @@ def title_of(remedy: str) -> str:
 
 
 def kubectl_command(w: Workload, remedy: Remedy) -> list[str]:
-    """The runbook's command(s) for `remedy` on workload `w`; empty for a bare pod (no workload to patch)."""
-    if w.kind == "Pod":
+    """The runbook's command(s) for `remedy` on workload `w`.
+
+    A bare pod has no template: only what a pod itself allows (its containers' images; a netcheck beside it).
+    """
+    if w.kind == "Pod" and remedy.id not in (RemedyId.SET_IMAGE, RemedyId.NETCHECK):
         return []
     return spec_of(remedy.id).kubectl(f"{w.kind.lower()}/{w.name}", shlex.quote(w.namespace), remedy.params)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from runbooks.matching import group_events, read_failure_lines
 from runbooks.model import BRANCH_TITLES, Evidence, Finding, Remedy
 from runbooks.signals import describe_exit
 
@@ -110,7 +111,8 @@ def finding_blocks(
 ) -> list[Block]:
     """The body of a triage: verdict, why (quoted), status fields, logs, events, rollout, remedies."""
     blocks = [section(_verdict(finding)), section("", _fields(ev)) if ev.focus else None]
-    blocks += [_why(finding), _logs(ev), _sample(sample_log), _events(ev), _rollout(ev), _failures(ev)]
+    blocks += [_why(finding), _proposal(finding), _logs(ev), _sample(sample_log), _events(ev)]
+    blocks += [_rollout(ev), _failures(ev)]
     blocks += _remedies(ev, finding, buttons, rerun_value, read_only)
     return limit_blocks([b for b in blocks if b])
 
@@ -150,6 +152,13 @@ def _why(finding: Finding) -> Block | None:
     return section("\n".join(lines))
 
 
+def _proposal(finding: Finding) -> Block | None:
+    """Reviewable YAML (the Role + RoleBinding granting exactly the missing verb): shown, never applied."""
+    if not finding.proposal:
+        return None
+    return code_section("*Proposed RBAC* (review it; the bot never applies it)", finding.proposal.splitlines())
+
+
 def _logs(ev: Evidence) -> Block | None:
     log = ev.focus_logs()
     if log is None or not log.lines:
@@ -169,11 +178,13 @@ def _sample(sample_log: str | None) -> Block | None:
 def _events(ev: Evidence) -> Block | None:
     if not ev.events:
         return None
-    top = sorted(ev.events, key=lambda e: (e.type != "Warning", -e.count))[:6]
+    warnings = group_events(e for e in ev.events if e.type == "Warning")
+    normal = group_events(e for e in ev.events if e.type != "Warning")
     lines = ["*Top events*"]
-    for e in top:
-        count = f" ×{e.count}" if e.count > 1 else ""
-        lines.append(f"• `{escape(e.reason)}`{count} {escape(e.message)[:300]}")
+    for g in [*warnings, *normal][:6]:  # each distinct event once, with how many pods reported it
+        count = f" ×{g.count}" if g.count > 1 else ""
+        pods = f" ({g.pods} pods)" if g.pods > 1 else ""
+        lines.append(f"• `{escape(g.reason)}`{count}{pods} {escape(g.message)[:300]}")
     return section("\n".join(lines))
 
 
@@ -192,7 +203,7 @@ def _rollout(ev: Evidence) -> Block | None:
 def _failures(ev: Evidence) -> Block | None:
     if not ev.failures:
         return None
-    text = "; ".join(f"{f.what}: {f.status}" for f in ev.failures[:5])
+    text = "; ".join(read_failure_lines(ev.failures)[:5])
     return context(f":warning: Could not read {escape(text)}")
 
 

@@ -106,8 +106,10 @@ def update_reply(old_summary: str | None, finding: Finding) -> str:
     """A thread reply saying what is new."""
     was = f" (was: {sb.escape(old_summary)})" if old_summary and old_summary != finding.summary else ""
     step = finding.remedies[0].title if finding.remedies else finding.next_step
+    decisive = next((r.quote for r in finding.reasons if r.quote), None)  # the line the call was made on
+    quote = f"\n> `{sb.escape(decisive)[:300]}`" if decisive else ""
     tail = f"\nNext step: {sb.escape(step)}" if step else ""
-    return f"*Update:* {sb.escape(finding.summary)}{was}{tail}"
+    return f"*Update:* {sb.escape(finding.summary)}{was}{quote}{tail}"
 
 
 def _duration(start: datetime, end: datetime) -> str:

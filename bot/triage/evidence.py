@@ -185,6 +185,8 @@ def _severity(c: ContainerStatus) -> tuple[bool, bool, int]:
 def _focus(pods: list[PodInfo], pod_name: str | None) -> tuple[str, str] | None:
     """(pod, container) most worth explaining: failing now, crash-looping, most restarts."""
     everywhere = [(p, c) for p in pods for c in p.containers if c.is_troubled]
+    if not everywhere:  # a pod that never starts (volume mount, config error) still names pod and container
+        everywhere = [(p, c) for p in pods if not p.ready for c in p.containers if c.waiting_reason]
     named = [(p, c) for p, c in everywhere if p.name == pod_name]
     candidates = named or everywhere  # the named pod may be a healthy one (an alert about an old replica)
     if not candidates:

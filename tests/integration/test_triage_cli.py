@@ -238,3 +238,43 @@ def test_report_hotspots_prints_the_report(config_file: Path, tmp_path: Path, mo
     assert "Restart hotspots · prod" in result.output
     assert "No restart data yet in prod" in result.output  # an empty database: nothing sampled yet
     assert run(config_file, "report", "hotspots", "staging").exit_code == 2
+
+
+def test_forbidden_shows_the_rbac_yaml_in_text_and_json(config_file: Path) -> None:
+    # issue 9, class 11: the Role + RoleBinding granting exactly the missing verb, shown for review, never applied
+    data = triage_json(config_file, "prod", "inventory-sync")
+    assert data["proposal"]
+    assert "kind: RoleBinding" in data["proposal"] or "kind: ClusterRoleBinding" in data["proposal"]
+    assert remedy(data, "service_account")["params"]["rbac_yaml"] == data["proposal"]
+
+    text = run(config_file, "triage", "prod", "inventory-sync").output
+    assert "PROPOSED RBAC (review it; the bot never applies it)" in text
+    assert data["proposal"].splitlines()[1] in text
+
+
+def test_config_check_lists_the_operators_signatures(kubeconfig: Path, tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "crashloop.yaml",
+        kubeconfig,
+        signatures=[
+            {
+                "id": "ledger-lock",
+                "pattern": r"LEDGER-LOCK-(?P<code>\d+)",
+                "branch": "app_env",
+                "meaning": "ledger lock {code}",
+            }
+        ],
+    )
+    result = run(config, "config", "check")
+    assert result.exit_code == 0, result.output
+    assert "1 operator signature(s)" in result.output
+    assert "ledger-lock: app_env (no remedy)" in result.output
+
+    broken = write_config(
+        tmp_path / "broken.yaml",
+        kubeconfig,
+        signatures=[{"id": "x", "pattern": "(?P<a>", "branch": "app_env", "meaning": "broken"}],
+    )
+    failed = CliRunner().invoke(cli, ["--config", str(broken), "config", "check"])
+    assert failed.exit_code == 2
+    assert "not a valid regex" in failed.output

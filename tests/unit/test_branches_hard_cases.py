@@ -237,13 +237,28 @@ def test_forbidden_from_the_api_is_rbac_and_proposes_the_workloads_own_service_a
     assert "name: web" in yaml_text
 
 
-def test_forbidden_without_a_better_service_account_says_what_to_grant() -> None:
+def test_forbidden_for_the_default_account_proposes_creating_the_workloads_own() -> None:
+    # issue 9, class 11: no better account exists yet, so the proposal creates it (reviewed YAML, never applied)
     finding = classify(evidence(log_lines=(FORBIDDEN,), service_accounts=("default",)))
 
     assert finding.branch == "rbac_mounts"
+    sa = remedy(finding, "service_account")
+    assert sa.params["service_account"] == "web"
+    assert sa.params["create"] is True
+    assert "kind: ServiceAccount" in sa.params["rbac_yaml"]
+    assert "kind: ServiceAccount" in finding.proposal
+    assert "may not list configmaps" in finding.summary
+
+
+def test_forbidden_for_the_workloads_own_account_proposes_a_rule_not_a_switch() -> None:
+    own = FORBIDDEN.replace("shop:default", "shop:web")
+    finding = classify(evidence(log_lines=(own,), service_account="web", service_accounts=("default", "web")))
+
+    assert finding.branch == "rbac_mounts"
     assert "service_account" not in remedy_ids(finding)
-    assert "list" in finding.next_step
-    assert "configmaps" in finding.next_step
+    assert 'resources: ["configmaps"]' in finding.proposal
+    assert "apiVersion: v1\nkind: ServiceAccount" not in finding.proposal
+    assert "name: web" in finding.proposal
 
 
 def test_forbidden_in_a_json_api_error_body_names_the_service_account() -> None:

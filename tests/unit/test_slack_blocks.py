@@ -48,3 +48,36 @@ def test_code_section_escapes_and_neutralises_fences() -> None:
     text = sb.code_section("*Logs*", ["<!here> ```rm -rf```"])["text"]["text"]
     assert "&lt;!here&gt;" in text
     assert text.count("```") == 2
+
+
+def test_the_message_quotes_the_decisive_line_and_shows_the_rbac_yaml() -> None:
+    from runbooks.classify import classify
+    from tests.unit.builders import event, evidence
+
+    line = (
+        'configmaps is forbidden: User "system:serviceaccount:shop:default" cannot list resource "configmaps" '
+        'in API group "" in the namespace "shop"'
+    )
+    mount = 'MountVolume.SetUp failed for volume "config" : configmap "web-ini" not found'
+    ev = evidence(log_lines=(line,), events=[event("FailedMount", mount, count=3, name=f"web-{i}") for i in range(2)])
+    finding = classify(ev)
+
+    text = "\n".join(str(b.get("text", {}).get("text", "")) for b in sb.finding_blocks(ev, finding))
+
+    assert "cannot list resource" in text  # the decisive line, quoted under Why
+    assert "Proposed RBAC" in text
+    assert "kind: RoleBinding" in text
+    assert "×6 (2 pods)" in text  # one event line for the two pods that reported it
+
+
+def test_a_thread_update_quotes_the_line_the_call_was_made_on() -> None:
+    from bot.slack.incident_message import update_reply
+    from runbooks.classify import classify
+    from tests.unit.builders import evidence
+
+    finding = classify(evidence(log_lines=("booting", "ModuleNotFoundError: No module named 'cv2'")))
+
+    reply = update_reply("web/app exits with code 1", finding)
+
+    assert "> `ModuleNotFoundError: No module named 'cv2'`" in reply
+    assert "(was: web/app exits with code 1)" in reply

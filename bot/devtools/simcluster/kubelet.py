@@ -66,6 +66,10 @@ class Kubelet:
         self._unfinished: dict[str, PodRuntime] = {}  # run-to-completion pods whose end is not reported yet
         self.replaying = False  # while seeding history: failure events come later, from `seed`
 
+    def _profile(self, rt: PodRuntime) -> Profile | None:
+        """The pod's workload profile; a bare pod (no owner) is its own workload."""
+        return self._profiles.get(rt.workload or WorkloadRef(rt.namespace, "Pod", rt.name))
+
     def register(self, workload: WorkloadRef, profile: Profile) -> None:
         self._profiles[workload] = profile
 
@@ -175,15 +179,15 @@ class Kubelet:
         return mode, None
 
     def _failing_mode(self, rt: PodRuntime, spec: JsonObj, container: JsonObj, now: float) -> FailureMode | None:
-        profile = self._profiles.get(rt.workload) if rt.workload else None
+        profile = self._profile(rt)
         view = PodView(rt.namespace, spec, container)
         for mode in profile.failures if profile else ():
             if mode.container != container["name"]:
                 continue
             if mode.failing_since is not None and now < self._clock.started - mode.failing_since:
                 continue
-            if not all(c.holds(view, self.facts) for c in mode.heals_when):
-                return mode
+            if not mode.heals_when or not all(c.holds(view, self.facts) for c in mode.heals_when):
+                return mode  # a failure with no heal condition (a recorded incident) never heals by itself
         return None
 
     def _apply(self, pod: JsonObj, rt: PodRuntime, run: ContainerRun, container: JsonObj, now: float) -> bool:
@@ -345,7 +349,7 @@ class Kubelet:
         return read_logs(pod, rt, request, self._clock.now(), self._healthy_logs)
 
     def _healthy_logs(self, rt: PodRuntime, container: str) -> str:
-        profile = self._profiles.get(rt.workload) if rt.workload else None
+        profile = self._profile(rt)
         if profile and container in profile.healthy_logs:
             return profile.healthy_logs[container]
         return DEFAULT_HEALTHY_LOGS

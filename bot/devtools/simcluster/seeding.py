@@ -17,6 +17,7 @@ from .api import ClusterApi
 from .kubelet import NODES, Profile
 from .netcheck import ip_in_logs
 from .patching import strategic_merge
+from .pods import create_pod
 from .resources import ResourceType
 from .runtime import WorkloadRef
 from .scenarios import Scenario
@@ -93,6 +94,9 @@ def _replay(api: ClusterApi, scenario: Scenario) -> None:
         if cause:
             meta(manifest).setdefault("annotations", {})[CHANGE_CAUSE] = cause
         with ctx.clock.pinned(ctx.clock.started - age):
+            if index == 0 and scenario.kind == "Pod":  # a bare pod: nothing creates it but the scenario
+                create_pod(ctx, manifest)
+                continue
             if index == 0:
                 stored = ctx.store.insert(rt, prepare_create(ctx, rt, manifest))
             else:
