@@ -28,8 +28,6 @@ from bot.wiring import SERVICES, Services, build_services
 from handlers import alerts, health, slack_actions, slack_commands, slack_errors
 
 log = logging.getLogger("crashloop.app")
-_BOLT_LOG = logging.getLogger("crashloop.bolt")  # Bolt logs through ours, never below WARNING (see _slack_events)
-_BOLT_LOG.setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -86,13 +84,15 @@ def _services(config: Config, settings: Settings, options: AppOptions) -> Cleanu
 
 
 def _bolt(services: Services, settings: Settings) -> AsyncApp:
+    bolt_log = logging.getLogger("crashloop.bolt")  # Bolt logs through ours, never below WARNING (see _slack_events)
+    bolt_log.setLevel(logging.WARNING)
     signing = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     bolt = AsyncApp(
         client=services.slack.client,  # carries the bot token; AsyncApp would otherwise read SLACK_BOT_TOKEN itself
         signing_secret=signing or "unset-requests-will-fail-verification",
         process_before_response=False,
         request_verification_enabled=True,
-        logger=_BOLT_LOG,
+        logger=bolt_log,
     )
     slack_commands.register(bolt, services)
     slack_actions.register(bolt, services)

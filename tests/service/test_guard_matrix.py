@@ -182,7 +182,7 @@ async def told_message(bot: Bot, user: str, *, after: int) -> Any:
         new = bot.slack.ephemerals(CHANNEL, user)[after:]
         return next((e for e in new if not str(e.text).startswith("This change is ")), None)
 
-    return await eventually(answer)
+    return await eventually(answer, within=30.0)  # the machine may be busy: a refusal is fast, a wait is not
 
 
 async def told(bot: Bot, user: str, *, after: int) -> str:
