@@ -182,7 +182,7 @@ async def test_burst_over_two_replicas_posts_once_and_leadership_moves_when_the_
         except aiohttp.ClientError:
             return False
 
-    await _wait(ready)
+    await _wait(ready, within=90.0)  # start-up of two processes on a loaded machine: not what this test measures
     targets = [
         (ns, p["metadata"]["name"]) for ns in ("shop", "payments") for p in cluster.list_objects("v1", "pods", ns)
     ]
