@@ -10,6 +10,7 @@ Secrets are only ever read as metadata (`PartialObjectMetadata`): their values n
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,10 +209,19 @@ class KubeReader:
             return method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
         except ApiException as exc:
             raise api_error(what, exc) from exc
+        except urllib3.exceptions.NewConnectionError as exc:  # before TimeoutError: urllib3 subclasses it
+            raise KubeError(what, None, "unreachable", self._unreachable(exc)) from exc
         except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
-            raise KubeError(what, None, "timeout", f"no answer within {self._timeout[1]:g}s") from exc
+            where = self._api.configuration.host
+            raise KubeError(
+                what, None, "timeout", f"the API server at {where} did not answer within {self._timeout[1]:g}s"
+            ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeError(what, None, "unreachable", str(exc)) from exc
+            raise KubeError(what, None, "unreachable", self._unreachable(exc)) from exc
+
+    def _unreachable(self, exc: BaseException) -> str:
+        """ "cannot reach the API server at URL (connection refused)": where, and the reason in a few words."""
+        return f"cannot reach the API server at {self._api.configuration.host} ({connection_failure(exc)})"
 
 
 PATCH_CONTENT_TYPES = {
@@ -310,6 +320,27 @@ def api_error(what: str, exc: ApiException) -> KubeError:
         except (ValueError, AttributeError):
             message = str(body)[:300]
     return KubeError(what, exc.status, reason, message)
+
+
+def connection_failure(exc: BaseException) -> str:
+    """Why a connection failed, in a few words ("connection refused", "name not resolved", …)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "name not resolved"
+        if isinstance(seen, urllib3.exceptions.SSLError):
+            return f"TLS error: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    for needle, short in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "name not resolved"),
+    ):
+        if needle in text:
+            return short
+    return text
 
 
 def _accept(value: str) -> dict[str, str]:
