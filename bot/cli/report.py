@@ -53,38 +53,24 @@ async def _report(config: Config, envs: list[str], days: int | None, post: bool)
     return out
 
 
-def _has_slack_token() -> bool:
-    from bot.core.settings import load_settings
-
-    token = load_settings().slack_bot_token
-    return token is not None and bool(token.get_secret_value())
-
-
 @click.group("report")
 def report_group() -> None:
     """Reports."""
 
 
-@report_group.command(
-    "hotspots",
-    epilog="\b\nExamples:\n  crashloop report hotspots prod --days 14\n  crashloop report hotspots prod --post",
-)
+@report_group.command("hotspots")
 @click.argument("environment", required=False)
 @click.option("--days", type=click.IntRange(1, 90), help="the period (default from the config, 7)")
 @click.option("--post", is_flag=True, help="post to the environment's channel instead of printing")
 @click.pass_context
 def hotspots(ctx: click.Context, environment: str | None, days: int | None, post: bool) -> None:
     """Which workloads keep crashing, against the period before, and what was done about it."""
-    from bot.cli.main import EXIT_NOT_FOUND, _environment, _fail, _load
+    from bot.cli.main import EXIT_NOT_FOUND, _fail, _load
 
     config = _load(ctx)
-    if environment:
-        _environment(config, environment)
-    if post and not _has_slack_token():
+    if environment and environment not in config.environments:
         _fail(
-            "--post needs the bot's Slack token: set SLACK_BOT_TOKEN (or a file of that name in "
-            "$CRASHLOOP_SECRETS_DIR), or drop --post to print the report here",
-            EXIT_NOT_FOUND,
+            f"unknown environment {environment!r}; configured: {', '.join(sorted(config.environments))}", EXIT_NOT_FOUND
         )
     envs = [environment] if environment else sorted(config.environments)
     for text in asyncio.run(_report(config, envs, days, post)):

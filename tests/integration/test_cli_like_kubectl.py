@@ -198,22 +198,6 @@ def test_demo_with_an_unknown_scenario_says_which_exist() -> None:
     assert "ledger-api" in result.stderr
 
 
-def test_report_post_without_slack_says_what_to_set(config_file: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env |= {"CRASHLOOP_SECRETS_DIR": str(tmp_path), "CRASHLOOP_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db"}
-    result = subprocess.run(
-        [*CRASHLOOP, "--config", str(config_file), "report", "hotspots", "prod", "--post"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "--post needs the bot's Slack token: set SLACK_BOT_TOKEN" in result.stderr
-
-
 # --- speed: what a read-only triage loads ------------------------------------------------------------------------
 
 HEAVY = (
