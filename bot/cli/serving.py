@@ -5,6 +5,7 @@ Apart from bot/cli/main.py so that the server's imports (aiohttp, Bolt, SQLAlche
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -12,6 +13,7 @@ import click
 from bot.core.config import Config
 
 EXIT_MISCONFIGURED = 2
+log = logging.getLogger("crashloop.serve")
 
 
 def run_server(config: Config, *, host: str, port: int, socket_mode: bool, migrate: bool) -> None:
@@ -28,4 +30,12 @@ def run_server(config: Config, *, host: str, port: int, socket_mode: bool, migra
         sys.exit(EXIT_MISCONFIGURED)
     setup_logging()
     app = build_app(config, settings, AppOptions(migrate=migrate, socket_mode=socket_mode))
-    web.run_app(app, host=host, port=port, shutdown_timeout=25, print=None)
+    url = f"http://{host}:{port}"
+    mode = "Socket Mode" if socket_mode else "HTTP mode (/slack/events)"
+
+    def listening(_: str) -> None:  # aiohttp calls this once the port is bound (start-up done)
+        log.info(
+            "listening on %s; Slack %s; %d environment(s)", url, mode, len(config.environments), extra={"url": url}
+        )
+
+    web.run_app(app, host=host, port=port, shutdown_timeout=25, print=listening)
