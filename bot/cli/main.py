@@ -11,7 +11,6 @@ exist (environment, workload, context) or the configuration is invalid — the m
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -113,6 +112,8 @@ def triage(
     ctx: click.Context, environment: str, workload: str, namespace: str | None, pod: str | None, fmt: str
 ) -> None:
     """Triage WORKLOAD (Deployment, StatefulSet, DaemonSet or pod name) in ENVIRONMENT."""
+    import asyncio
+
     from bot.kube.client import KubeConfigError, KubeError
     from bot.triage.locate import WorkloadNotFound
     from bot.triage.run import Triager
@@ -190,6 +191,8 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Apply the schema migrations (Alembic) to CRASHLOOP_DATABASE_URL."""
+    import asyncio
+
     from bot.core.settings import load_settings
     from bot.store import Store
     from bot.store.migrate import current_revision, upgrade
