@@ -34,7 +34,7 @@ missing_packages() {
 missing="$(missing_packages)"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" != 0 ]; then
-    need_root "$missing" "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; $APT_COMMAND"
+    need_root "$missing" "test -x /usr/sbin/policy-rc.d || { printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }; $APT_COMMAND"
   fi
   # policy-rc.d `exit 101` keeps apt from starting the packaged daemons (they would listen on all interfaces);
   # the tests start their own on loopback. Kept in place afterwards.
