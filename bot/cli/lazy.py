@@ -64,14 +64,10 @@ class LazyGroup(click.Group):
 
 
 def hoist_global_options(group: click.Group, args: list[str]) -> list[str]:
-    """`args` with the group's own value options (wherever typed before `--`) moved to the front."""
-    takes_value = {
-        name: param
-        for param in group.params
-        if isinstance(param, click.Option) and not param.is_flag and not param.count
-        for name in param.opts
-        if name.startswith("--")
-    }
+    """`args` with the group's own long options (wherever typed before `--`) moved to the front."""
+    options = [p for p in group.params if isinstance(p, click.Option)]
+    takes_value = {name for p in options if not p.is_flag and not p.count for name in p.opts if name.startswith("--")}
+    flags = {name for p in options if p.is_flag for name in p.opts if name.startswith("--") and name != "--help"}
     front: list[str] = []
     rest: list[str] = []
     index = 0
@@ -82,12 +78,10 @@ def hoist_global_options(group: click.Group, args: list[str]) -> list[str]:
             break
         name = arg.split("=", 1)[0]
         if name in takes_value:
-            if "=" in arg:
-                front.append(arg)
-            else:
-                front.extend(args[index : index + 2])
-                index += 1
-        else:
-            rest.append(arg)
+            taken = 1 if "=" in arg else 2
+            front.extend(args[index : index + taken])
+            index += taken
+            continue
+        (front if arg in flags else rest).append(arg)
         index += 1
     return front + rest
