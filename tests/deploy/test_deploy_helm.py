@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def test_the_service_monitor_scrapes_the_bots_service() -> None:
 
 def test_the_values_schema_is_generated_from_the_bots_config_model() -> None:
     result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "scripts/chart_schema.py", "--check"],
+        [sys.executable, "scripts/chart_schema.py", "--check"],
         cwd=REPO,
         capture_output=True,
         text=True,
