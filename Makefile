@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo deps test lint bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# What the tests need from the machine (Debian packages, PostgreSQL, helm), installed or started when missing;
+# not root: stops with the exact command to run. .ci/run calls the same script.
+deps: $(STAMP)
+	PYTHON=$(BIN)/python scripts/setup-test-deps.sh
+
 demo: $(STAMP)
+	PYTHON=$(BIN)/python scripts/setup-test-deps.sh --demo
 	$(BIN)/crashloop demo
 
-test: $(STAMP)
+test: deps
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -29,6 +35,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.triage_latency
 	$(BIN)/python -m bench.webhook_ack
+	$(BIN)/python -m bench.cli_speed
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache

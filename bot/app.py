@@ -164,10 +164,10 @@ def _verifications(options: AppOptions) -> CleanupCtx:
 
 def _socket_mode(settings: Settings) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+        from bot.slack.socket_mode import DedupingSocketModeHandler
 
         token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
-        handler = AsyncSocketModeHandler(app[BOLT], app_token=token)
+        handler = DedupingSocketModeHandler(app[BOLT], app_token=token)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         try:
             yield

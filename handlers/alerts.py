@@ -25,6 +25,14 @@ log = logging.getLogger("crashloop.alerts")
 
 def _reject(services: Services, source: str, status: int, reason: str, message: str) -> web.Response:
     services.metrics.alerts_rejected.labels(source, reason).inc()
+    log.warning(
+        "webhook %s refused: %d %s: %s",
+        source,
+        status,
+        reason,
+        message,
+        extra={"source": source, "status": status, "reason": reason},
+    )
     return web.json_response({"error": reason, "message": message}, status=status)
 
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from bot.cli.output import output_option, to_yaml
+
 if TYPE_CHECKING:
     from bot.store.audit import AuditLog, AuditRecord, VerifyResult
 
@@ -48,7 +50,11 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
-@click.group("audit")
+@click.group(
+    "audit",
+    epilog="\b\nExamples:\n  crashloop audit list --workload checkout --since 2h\n  crashloop audit list -o json\n"
+    "  crashloop audit verify",
+)
 def audit_group() -> None:
     """The audit log of every change the bot proposed, refused or made."""
 
@@ -57,7 +63,7 @@ def audit_group() -> None:
 @click.option("--workload", help="only this workload")
 @click.option("--environment", help="only this environment")
 @click.option("--since", callback=_since, help="only since then: 30m, 2h, 7d or an ISO-8601 time")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@output_option(choices=("table", "text", "json", "yaml", "wide"), default="table")
 @click.option("--limit", type=click.IntRange(min=1), default=500, show_default=True, help="the newest N records")
 def audit_list(workload: str | None, environment: str | None, since: datetime | None, fmt: str, limit: int) -> None:
     """Show audit records, oldest first."""
@@ -66,12 +72,13 @@ def audit_list(workload: str | None, environment: str | None, since: datetime | 
         return await log.list(environment=environment, workload=workload, since=since, limit=limit)
 
     records = _run(read)
-    if fmt == "json":
+    if fmt in ("json", "yaml"):
         from bot.store.audit import record_to_json
 
-        click.echo(json.dumps([record_to_json(r) for r in records], indent=2, ensure_ascii=False))
+        data = [record_to_json(r) for r in records]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False) if fmt == "json" else to_yaml(data))
     elif records:
-        click.echo(format_table(records))
+        click.echo(format_table(records, wide=fmt == "wide"))
     else:
         click.echo("no audit records match")
 
@@ -91,15 +98,15 @@ def audit_verify() -> None:
     sys.exit(EXIT_BROKEN)
 
 
-def format_table(records: list[AuditRecord]) -> str:
-    """Aligned columns, one record a line; long details are cut."""
-    rows = [COLUMNS, *(_table_row(r) for r in records)]
+def format_table(records: list[AuditRecord], *, wide: bool = False) -> str:
+    """Aligned columns, one record a line; long details are cut (`-o wide`: shown whole)."""
+    rows = [COLUMNS, *(_table_row(r, wide=wide) for r in records)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
     lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]) for row in rows]
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _table_row(r: AuditRecord) -> tuple[str, ...]:
+def _table_row(r: AuditRecord, *, wide: bool = False) -> tuple[str, ...]:
     e = r.event
     actor = f"{e.actor_id} ({e.actor_name})" if e.actor_name else e.actor_id
     return (
@@ -109,7 +116,7 @@ def _table_row(r: AuditRecord) -> tuple[str, ...]:
         e.outcome,
         f"{e.namespace}/{e.workload}",
         e.remedy or "-",
-        _truncate(e.detail or ""),
+        " ".join((e.detail or "").split()) if wide else _truncate(e.detail or ""),
     )
 
 

@@ -11,11 +11,19 @@ from pathlib import Path
 import click
 
 
-@click.command()
-@click.option("--scenario", "scenarios", multiple=True, help="only these simulated scenarios")
+@click.command(epilog="\b\nExamples:\n  crashloop demo\n  crashloop demo --scenario ledger-api --scenario search")
+@click.option("--scenario", "scenarios", multiple=True, help="only these simulated scenarios (repeatable)")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="keep the demo's files here")
 def demo(scenarios: tuple[str, ...], workdir: Path | None) -> None:
     """Run the bot on the simulated cluster and print what it finds (no cluster or credentials needed)."""
-    from bot.devtools.demo import run_demo  # the simulated cluster loads only when the demo runs
+    from bot.devtools.simcluster.scenarios import scenario_names  # loads only when the demo runs
+
+    unknown = [s for s in scenarios if s not in scenario_names()]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown scenario {', '.join(map(repr, unknown))}; choose from: {', '.join(scenario_names())}",
+            param_hint="--scenario",
+        )
+    from bot.devtools.demo import run_demo
 
     run_demo(list(scenarios) or None, workdir)

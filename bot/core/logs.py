@@ -10,7 +10,22 @@ from typing import Any
 
 from bot.core.redact import redact
 
-_CONTEXT_FIELDS = ("incident_id", "request_id", "environment", "namespace", "workload", "remedy", "user")
+_CONTEXT_FIELDS = (
+    "incident_id",
+    "request_id",
+    "environment",
+    "namespace",
+    "workload",
+    "remedy",
+    "user",
+    "source",
+    "status",
+    "reason",
+    "url",
+)
+# Warnings that describe our deliberate set-up, not a problem: Bolt warns that the SLACK_BOT_TOKEN it reads from
+# the environment is unused because the app passes its own client (which carries that very token).
+_EXPECTED_WARNINGS = {"slack_bolt.AsyncApp": ("As you gave `client` as well, `token` will be unused.",)}
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,6 +46,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class DropMessages(logging.Filter):
+    """Drops records whose message is one of `messages` (exact match)."""
+
+    def __init__(self, messages: tuple[str, ...]) -> None:
+        super().__init__()
+        self.messages = set(messages)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.messages
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -38,3 +64,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for name, messages in _EXPECTED_WARNINGS.items():
+        logger = logging.getLogger(name)
+        logger.filters[:] = [f for f in logger.filters if not isinstance(f, DropMessages)]
+        logger.addFilter(DropMessages(messages))

@@ -10,7 +10,10 @@ Secrets are only ever read as metadata (`PartialObjectMetadata`): their values n
 from __future__ import annotations
 
 import json
+import re
+import socket
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import urllib3
@@ -71,14 +74,109 @@ def connect(context: str | None, kubeconfig: str | None = None, pool_size: int =
     return k8s_client.ApiClient(cfg)
 
 
+# The reads triage makes, by the kubernetes client's own method names: (HTTP method, path, positional parameters).
+READ_ROUTES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "read_namespaced_pod": ("GET", "/api/v1/namespaces/{namespace}/pods/{name}", ("name", "namespace")),
+    "list_namespaced_pod": ("GET", "/api/v1/namespaces/{namespace}/pods", ("namespace",)),
+    "read_namespaced_pod_log": ("GET", "/api/v1/namespaces/{namespace}/pods/{name}/log", ("name", "namespace")),
+    "list_namespaced_event": ("GET", "/api/v1/namespaces/{namespace}/events", ("namespace",)),
+    "read_namespaced_secret": ("GET", "/api/v1/namespaces/{namespace}/secrets/{name}", ("name", "namespace")),
+    "read_namespaced_config_map": ("GET", "/api/v1/namespaces/{namespace}/configmaps/{name}", ("name", "namespace")),
+    "read_namespaced_service_account": (
+        "GET",
+        "/api/v1/namespaces/{namespace}/serviceaccounts/{name}",
+        ("name", "namespace"),
+    ),
+    "list_namespaced_service_account": ("GET", "/api/v1/namespaces/{namespace}/serviceaccounts", ("namespace",)),
+    "list_namespace": ("GET", "/api/v1/namespaces", ()),
+    "read_namespaced_deployment": (
+        "GET",
+        "/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+        ("name", "namespace"),
+    ),
+    "list_namespaced_deployment": ("GET", "/apis/apps/v1/namespaces/{namespace}/deployments", ("namespace",)),
+    "read_namespaced_stateful_set": (
+        "GET",
+        "/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}",
+        ("name", "namespace"),
+    ),
+    "list_namespaced_stateful_set": ("GET", "/apis/apps/v1/namespaces/{namespace}/statefulsets", ("namespace",)),
+    "read_namespaced_daemon_set": (
+        "GET",
+        "/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}",
+        ("name", "namespace"),
+    ),
+    "list_namespaced_daemon_set": ("GET", "/apis/apps/v1/namespaces/{namespace}/daemonsets", ("namespace",)),
+    "read_namespaced_replica_set": (
+        "GET",
+        "/apis/apps/v1/namespaces/{namespace}/replicasets/{name}",
+        ("name", "namespace"),
+    ),
+    "list_namespaced_replica_set": ("GET", "/apis/apps/v1/namespaces/{namespace}/replicasets", ("namespace",)),
+    "list_namespaced_controller_revision": (
+        "GET",
+        "/apis/apps/v1/namespaces/{namespace}/controllerrevisions",
+        ("namespace",),
+    ),
+}
+
+
+class ReadApi:
+    """The read operations of CoreV1Api/AppsV1Api under the same names, through the same ApiClient (kubeconfig
+    auth, TLS, query encoding, ApiException on non-2xx), without importing the generated API classes.
+
+    Why: `kubernetes.client.api.core_v1_api` imports every model its 400 operations mention and wraps each in
+    pydantic validation — seconds of start-up (bench/cli_speed.py) for a triage that reads raw JSON anyway
+    (`_preload_content=False`). Writes keep the generated classes (`KubeWriter`): they run in `act` and `serve`.
+    """
+
+    def __init__(self, api: k8s_client.ApiClient) -> None:
+        self._api = api
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in READ_ROUTES:
+            raise AttributeError(name)
+        return partial(self._request, *READ_ROUTES[name])
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        positional: tuple[str, ...],
+        *args: Any,
+        _preload_content: bool = False,
+        _request_timeout: Any = None,
+        _headers: dict[str, str] | None = None,
+        **query: Any,
+    ) -> Any:
+        serialized = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            path_params=dict(zip(positional, args, strict=True)),
+            query_params=[(_camel(k), v) for k, v in query.items() if v is not None],
+            header_params={"Accept": "application/json", **(_headers or {})},
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.call_api(*serialized, _request_timeout=_request_timeout)
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
+
+
+def _camel(name: str) -> str:
+    """label_selector → labelSelector: the API's query parameter names."""
+    return re.sub(r"_([a-z])", lambda m: m[1].upper(), name)
+
+
 class KubeReader:
     """Read-only calls triage needs. Blocking: callers run them in a thread pool (see `bot.triage.evidence`)."""
 
     def __init__(self, api: k8s_client.ApiClient, timeouts: Timeouts | None = None) -> None:
         self._api = api
         self.api = api
-        self.core = k8s_client.CoreV1Api(api)
-        self.apps = k8s_client.AppsV1Api(api)
+        self.core = ReadApi(api)
+        self.apps = ReadApi(api)
         t = timeouts or Timeouts()
         self._timeout = (t.connect, t.read)
 
@@ -208,10 +306,19 @@ class KubeReader:
             return method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
         except ApiException as exc:
             raise api_error(what, exc) from exc
+        except urllib3.exceptions.NewConnectionError as exc:  # before TimeoutError: urllib3 subclasses it
+            raise KubeError(what, None, "unreachable", self._unreachable(exc)) from exc
         except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
-            raise KubeError(what, None, "timeout", f"no answer within {self._timeout[1]:g}s") from exc
+            where = self._api.configuration.host
+            raise KubeError(
+                what, None, "timeout", f"the API server at {where} did not answer within {self._timeout[1]:g}s"
+            ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeError(what, None, "unreachable", str(exc)) from exc
+            raise KubeError(what, None, "unreachable", self._unreachable(exc)) from exc
+
+    def _unreachable(self, exc: BaseException) -> str:
+        """ "cannot reach the API server at URL (connection refused)": where, and the reason in a few words."""
+        return f"cannot reach the API server at {self._api.configuration.host} ({connection_failure(exc)})"
 
 
 PATCH_CONTENT_TYPES = {
@@ -227,7 +334,7 @@ class KubeWriter:
 
     def __init__(self, api: k8s_client.ApiClient, timeouts: Timeouts | None = None) -> None:
         self._reader = KubeReader(api, timeouts)
-        self.core, self.apps = self._reader.core, self._reader.apps
+        self.core, self.apps = k8s_client.CoreV1Api(api), k8s_client.AppsV1Api(api)
 
     def patch_workload(
         self, kind: str, namespace: str, name: str, body: Any, patch_type: str, *, dry_run: bool
@@ -310,6 +417,27 @@ def api_error(what: str, exc: ApiException) -> KubeError:
         except (ValueError, AttributeError):
             message = str(body)[:300]
     return KubeError(what, exc.status, reason, message)
+
+
+def connection_failure(exc: BaseException) -> str:
+    """Why a connection failed, in a few words ("connection refused", "name not resolved", …)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "name not resolved"
+        if isinstance(seen, urllib3.exceptions.SSLError):
+            return f"TLS error: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    for needle, short in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "name not resolved"),
+    ):
+        if needle in text:
+            return short
+    return text
 
 
 def _accept(value: str) -> dict[str, str]:

