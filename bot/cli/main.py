@@ -15,6 +15,7 @@ import click
 
 from bot.cli.act import act_command
 from bot.cli.audit import audit_group
+from bot.cli.db_roles import grant_roles_command
 from bot.cli.render_json import to_dict
 from bot.cli.render_text import render
 from bot.cli.report import report_group
@@ -155,6 +156,7 @@ def db_upgrade() -> None:
     click.echo(f"database at revision {asyncio.run(run())}")
 
 
+db_group.add_command(grant_roles_command)
 cli.add_command(audit_group)
 cli.add_command(act_command)
 cli.add_command(report_group)
