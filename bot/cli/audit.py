@@ -102,7 +102,7 @@ def audit_verify(checkpoint_file: TextIO | None) -> None:
 
     result = _run(check)
     if result.ok:
-        anchored = f"; head matches the checkpoint of {len(checkpoints)} read" if checkpoints else ""
+        anchored = f"; head matches the newest of {len(checkpoints)} signed checkpoint(s)" if checkpoints else ""
         sealed = f" ({result.unkeyed_rows} pre-0007 row(s) sealed by keyed rows)" if result.unkeyed_rows else ""
         click.echo(f"audit log intact: {result.checked} rows{sealed}{anchored}")
         return
