@@ -160,11 +160,12 @@ _SECRET_FLAG = re.compile(rf"(?i)^--?{_NAME}$")
 _CONTAINER_LISTS = ("args", "command")
 
 
-def secret_name(name: str) -> bool:
-    """Whether a key or variable name says its value is secret (DB_PASSWORD, apiKey, STRIPE_KEY; not SECRET_NAME)."""
+def secret_name(name: str, *, env: bool = False) -> bool:
+    """Whether a key (or, with `env`, an env var name) says its value is secret: DB_PASSWORD, apiKey, and for env
+    vars also STRIPE_KEY or SENTRY_DSN; never a name that points at a secret (SECRET_NAME, key_path)."""
     if _REFERENCE.search(name):
         return False
-    return bool(_SECRET_KEY.match(name) or _SECRET_ENV.search(name))
+    return bool(_SECRET_KEY.match(name) or (env and _SECRET_ENV.search(name)))
 
 
 def redact_obj(value: Any) -> Any:
@@ -173,7 +174,7 @@ def redact_obj(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        pair_is_secret = isinstance(value.get("name"), str) and secret_name(value["name"])
+        pair_is_secret = isinstance(value.get("name"), str) and secret_name(value["name"], env=True)
         return {k: _redact_item(k, v, pair_is_secret) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_obj(v) for v in value]
@@ -211,7 +212,7 @@ def _mask_env(entry: Any) -> Any:
     if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
         return redact_obj(entry)
     value = entry["value"]
-    by_name = secret_name(str(entry.get("name", ""))) and value
+    by_name = secret_name(str(entry.get("name", "")), env=True) and value
     return {**redact_obj(entry), "value": MASK if by_name else redact(value)}
 
 
