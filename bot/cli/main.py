@@ -167,7 +167,15 @@ cli.add_command(report_group)
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="keep the demo's files here")
 def demo(scenarios: tuple[str, ...], workdir: Path | None) -> None:
     """Run the bot on the simulated cluster and print what it finds (no cluster or credentials needed)."""
-    from bot.devtools.demo import run_demo
+    try:
+        from bot.devtools.demo import run_demo
+    except ModuleNotFoundError as exc:  # the production image leaves bot/devtools and its jsonpatch out
+        _fail(
+            f"the demo needs the development tools, which this installation leaves out ({exc.name} is missing): "
+            "run it from a source checkout with `pip install -e '.[devtools]'`, or `make demo`",
+            EXIT_NOT_FOUND,
+        )
+        return
 
     run_demo(list(scenarios) or None, workdir)
 
