@@ -223,7 +223,7 @@ class AuditLog:
                 result = await walk(self._all_records(conn), keyring, lambda h: self._seq_of(conn, h))
                 if checkpoints is None:
                     return result
-                return await check_against(result, checkpoints, keyring, lambda s: self._hash_at(conn, s))
+                return await check_against(result, checkpoints, keyring, lambda seqs: self._hashes_at(conn, seqs))
 
     async def _append_once(self, event: AuditEvent, at: datetime, key: AuditKey) -> AuditRecord:
         async with self._engine.connect() as conn, _writing(conn):
@@ -258,9 +258,14 @@ class AuditLog:
         return seq
 
     @staticmethod
-    async def _hash_at(conn: AsyncConnection, seq: int) -> str | None:
-        digest: str | None = (await conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == seq))).scalar()
-        return digest
+    async def _hashes_at(conn: AsyncConnection, seqs: Sequence[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for start in range(0, len(seqs), VERIFY_BATCH):
+            query = select(audit_log.c.seq, audit_log.c.hash).where(
+                audit_log.c.seq.in_(seqs[start : start + VERIFY_BATCH])
+            )
+            found.update({row.seq: row.hash for row in await conn.execute(query)})
+        return found
 
 
 def keyring_from_settings() -> AuditKeyring:

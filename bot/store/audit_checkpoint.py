@@ -126,9 +126,13 @@ async def check_against(
     walked: VerifyResult,
     checkpoints: Sequence[Checkpoint],
     keyring: AuditKeyring,
-    hash_at: Callable[[int], Awaitable[str | None]],
+    hashes_at: Callable[[Sequence[int]], Awaitable[dict[int, str]]],
 ) -> VerifyResult:
-    """The walk's result, failed when the newest signed checkpoint shows rows cut or rewritten."""
+    """The walk's result, failed when any signed checkpoint shows rows cut or rewritten.
+
+    Every checkpoint is compared, not only the newest: one forged with the key cannot hide a rewrite from an
+    older genuine one.
+    """
     forged = next((c for c in checkpoints if not c.signed_by(keyring)), None)
     if forged is not None:
         reason = f"the checkpoint of {forged.at} ({forged.count} rows) is not signed by a key this verifier holds"
@@ -144,10 +148,13 @@ async def check_against(
             f"{walked.checked} (rows {walked.checked + 1}-{newest.count} are missing)"
         )
         return _failed(walked, walked.checked + 1, "head-cut", reason)
-    stored = await hash_at(newest.count) if newest.count else None
-    if newest.count and (stored is None or not same(stored, newest.head)):
-        reason = f"row {newest.count} is not the row the checkpoint of {newest.at} saw: the log was re-chained"
-        return _failed(walked, newest.count, "re-chained", reason)
+    stored = await hashes_at(sorted({c.count for c in checkpoints if c.count}))
+    for checkpoint in sorted(checkpoints, key=lambda c: c.count):
+        if checkpoint.count and not same(stored.get(checkpoint.count, ""), checkpoint.head):
+            reason = (
+                f"row {checkpoint.count} is not the row the checkpoint of {checkpoint.at} saw: the log was re-chained"
+            )
+            return _failed(walked, checkpoint.count, "re-chained", reason)
     return walked
 
 

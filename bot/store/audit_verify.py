@@ -17,6 +17,7 @@ and the row after it (`n`), using that a keyed hash covers a row's prev_hash but
 | hash broken, does not link to p                                        | inserted    |
 | hash broken, links to p, n's link or hash changed too                  | re-chained  |
 | hash broken, links to p, r is the newest row (nothing vouches for it)  | edited      |
+| hash intact, but with a key the log had already moved away from        | re-chained  |
 | every row intact but the newest rows are pre-0007 (nothing seals them) | unkeyed     |
 
 Rows cut from the end leave an intact table; only a signed checkpoint kept elsewhere shows them (head-cut,
@@ -49,16 +50,17 @@ async def walk(records: AsyncIterator[AuditRecord], keyring: AuditKeyring, find_
     previous: AuditRecord | None = None
     pending: AuditRecord | None = None
     checked = unkeyed = 0
+    retired: dict[str, int] = {}  # key id -> the seq of the first row after it (a key never comes back)
     async for record in records:
         unkeyed += record.key_id is None
         if pending is not None:
-            broken = await _judge(pending, previous, record, keyring, find_seq)
+            broken = await _judge(pending, previous, record, keyring, find_seq) or _rotation(pending, previous, retired)
             if broken is not None:
                 return _broken(checked, pending.seq, *broken)
             previous, checked = pending, checked + 1
         pending = record
     if pending is not None:
-        broken = await _judge(pending, previous, None, keyring, find_seq)
+        broken = await _judge(pending, previous, None, keyring, find_seq) or _rotation(pending, previous, retired)
         if broken is not None:
             return _broken(checked, pending.seq, *broken)
         previous, checked = pending, checked + 1
@@ -101,6 +103,17 @@ async def _misplaced(
     if owner == 0:
         return "reordered", f"row {r.seq} is the first row of the log, but sits after {after}"
     return "reordered", f"row {r.seq} belongs after row {owner}, not after {after}"
+
+
+def _rotation(r: AuditRecord, p: AuditRecord | None, retired: dict[str, int]) -> tuple[str, str] | None:
+    """Keys only move forward: a row hashed with a key the log already moved away from was forged with it."""
+    if p is None or r.key_id == p.key_id:
+        return None
+    if p.key_id is not None:
+        retired.setdefault(p.key_id, r.seq)
+    if r.key_id in retired:
+        return "re-chained", f"row {r.seq} goes back to key id {r.key_id}, retired at row {retired[r.key_id]}"
+    return None
 
 
 def _follows(n: AuditRecord, link: str, keyring: AuditKeyring) -> bool:

@@ -123,6 +123,18 @@ async def test_a_rotated_key_verifies_old_rows_only_while_it_is_kept_as_retired(
     ]
 
 
+async def test_a_retired_key_cannot_write_after_the_rotation(store: Store) -> None:
+    """Whoever still holds the old key cannot append rows that verify: keys only move forward in the log."""
+    await keyed(store, K1).append(event(detail="written with K1"))
+    await keyed(store, K2, K1).append(event(detail="written with K2"))
+    await keyed(store, K1).append(event(detail="forged later with the retired K1"))
+
+    result = await keyed(store, K2, K1).verify()
+
+    assert (result.ok, result.broken_seq, result.case) == (False, 3, "re-chained")
+    assert "retired at row 2" in (result.reason or "")
+
+
 async def test_every_append_publishes_a_signed_checkpoint_to_the_log_and_the_sinks(
     store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.store import Store
 from bot.store.audit import AuditLog, audit_log
 from bot.store.audit_chain import AuditKeyring
-from bot.store.audit_checkpoint import FileSink, parse_checkpoints
+from bot.store.audit_checkpoint import FileSink, make_checkpoint, parse_checkpoints
 from tests.service.test_audit_log import event
 
 Row = dict[str, Any]
@@ -211,7 +211,21 @@ async def test_a_rewrite_with_the_key_is_caught_by_the_checkpoint(log: AuditLog,
 
     assert (await log.verify()).ok
     result = await log.verify(anchors)
-    assert (result.ok, result.broken_seq, result.case) == (False, 6, "re-chained")
+    assert (result.ok, result.broken_seq, result.case) == (False, 4, "re-chained")
+
+
+async def test_a_checkpoint_forged_with_the_key_does_not_hide_a_rewrite_from_older_ones(
+    log: AuditLog, store: Store, tmp_path: Path
+) -> None:
+    """Every checkpoint is compared, so a fresh one signed for the rewritten head does not outvote the rest."""
+    rows = rechain(edit(3, detail="nothing happened")(await read_rows(store.engine)), 3, lambda r: hmac_with(KEY, r))
+    await rewrite(store.engine, rows)
+    forged = make_checkpoint(log.keyring.current, count=6, head=rows[-1]["hash"], at=T0 + timedelta(days=1))
+    genuine = parse_checkpoints((tmp_path / "anchor").read_text().splitlines())
+
+    assert (await log.verify([forged])).ok  # alone, a checkpoint made with the key proves nothing
+    result = await log.verify([*genuine, forged])
+    assert (result.ok, result.broken_seq, result.case) == (False, 4, "re-chained")
 
 
 async def test_the_checkpoints_are_signed_and_one_per_append(log: AuditLog, tmp_path: Path) -> None:
