@@ -31,7 +31,7 @@ from bot.reports.lifecycle import reports_cleanup_ctx
 from bot.reports.service import ReportContext
 from bot.slack.client import SlackOut, make_client
 from bot.store import Store
-from bot.store.audit import AuditLog
+from bot.store.audit import audit_log_for
 from bot.store.migrate import upgrade
 from bot.triage.run import Triager
 from bot.wiring import SERVICES, Services
@@ -83,7 +83,7 @@ def _services(config: Config, settings: Settings, options: AppOptions) -> Cleanu
         slack = SlackOut(client, metrics, options.slack_min_interval)
         triager = Triager(config)
         access = AccessControl(config, slack)
-        audit = AuditLog(store.engine)
+        audit = audit_log_for(store.engine, settings)
         guard = Guard(
             config=config,
             store=store,

@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.settings import Settings, load_settings
 from bot.store import StoreUnavailable
 from bot.store.audit_chain import AuditKey, AuditKeyError, AuditKeyring, keyed_hash
 from bot.store.audit_checkpoint import Checkpoint, CheckpointSink, FileSink, check_against, make_checkpoint, publish
@@ -76,6 +77,7 @@ __all__ = [
     "AuditRecord",
     "VerifyResult",
     "audit_log",
+    "audit_log_for",
     "keyring_from_settings",
     "mask_params",
     "record_to_json",
@@ -132,8 +134,9 @@ Index(
 class AuditLog:
     """Append to, read and verify the audit log on the bot's engine (SQLite or PostgreSQL).
 
-    `keyring` and `sinks` come from the composition root; left out, they are read from the settings
-    (CRASHLOOP_AUDIT_KEY, CRASHLOOP_AUDIT_RETIRED_KEYS, CRASHLOOP_AUDIT_CHECKPOINT_FILE) when first needed.
+    `keyring` and `sinks` come from the composition root (`audit_log_for`); left out, they are read from the
+    environment (CRASHLOOP_AUDIT_KEY, CRASHLOOP_AUDIT_RETIRED_KEYS, CRASHLOOP_AUDIT_CHECKPOINT_FILE) when first
+    needed, as the CLI commands do.
     Listing needs no key; appending and verifying raise AuditKeyError without a usable one.
     """
 
@@ -268,11 +271,15 @@ class AuditLog:
         return found
 
 
-def keyring_from_settings() -> AuditKeyring:
-    """The keyring from CRASHLOOP_AUDIT_KEY (+ CRASHLOOP_AUDIT_RETIRED_KEYS), env vars or secret files."""
-    from bot.core.settings import load_settings
+def audit_log_for(engine: AsyncEngine, settings: Settings) -> AuditLog:
+    """The audit log the composition root builds: the key and checkpoint file of `settings` (AuditKeyError now,
+    not at the first change, when the key is missing)."""
+    return AuditLog(engine, keyring=keyring_from_settings(settings), sinks=sinks_from_settings(settings))
 
-    current, retired = load_settings().audit_secrets()
+
+def keyring_from_settings(settings: Settings | None = None) -> AuditKeyring:
+    """The keyring from CRASHLOOP_AUDIT_KEY (+ CRASHLOOP_AUDIT_RETIRED_KEYS), env vars or secret files."""
+    current, retired = (settings or load_settings()).audit_secrets()
     if current is None:
         raise AuditKeyError(
             "set CRASHLOOP_AUDIT_KEY (an env var, or a file in $CRASHLOOP_SECRETS_DIR; e.g. `openssl rand -hex 32`): "
@@ -284,11 +291,9 @@ def keyring_from_settings() -> AuditKeyring:
         raise AuditKeyError(str(exc)) from None
 
 
-def sinks_from_settings() -> list[CheckpointSink]:
+def sinks_from_settings(settings: Settings | None = None) -> list[CheckpointSink]:
     """The checkpoint file the operator chose (CRASHLOOP_AUDIT_CHECKPOINT_FILE), if any."""
-    from bot.core.settings import load_settings
-
-    path = load_settings().crashloop_audit_checkpoint_file
+    path = (settings or load_settings()).crashloop_audit_checkpoint_file
     return [FileSink(path)] if path else []
 
 

@@ -20,7 +20,7 @@ from bot.cli.main import cli
 from bot.core.logs import JsonFormatter
 from bot.core.settings import Settings, missing_for_serve
 from bot.store import Store
-from bot.store.audit import AuditLog
+from bot.store.audit import AuditKeyError, AuditLog, audit_log_for
 from bot.store.audit_chain import AuditKeyring
 from bot.store.audit_checkpoint import CallbackSink, Checkpoint, FileSink, parse_checkpoints
 from bot.store.migrate import upgrade
@@ -273,3 +273,20 @@ def test_serve_needs_the_audit_key() -> None:
         "CRASHLOOP_AUDIT_KEY"
     ]
     assert missing_for_serve(Settings(**base, crashloop_audit_key=SecretStr(K1)), socket_mode=False) == []
+
+
+async def test_the_composition_root_keys_the_log_with_its_settings(store: Store, tmp_path: Path) -> None:
+    settings = Settings(
+        crashloop_audit_key=SecretStr(K2),
+        crashloop_audit_retired_keys=SecretStr(f"{K1}, "),
+        crashloop_audit_checkpoint_file=str(tmp_path / "anchors"),
+    )
+    await keyed(store, K1).append(event(detail="before the rotation"))
+
+    log = audit_log_for(store.engine, settings)
+    record = await log.append(event(detail="after"))
+
+    assert record.key_id == AuditKeyring.from_secrets(K2).current.key_id
+    assert (await log.verify(parse_checkpoints((tmp_path / "anchors").read_text().splitlines()))).ok
+    with pytest.raises(AuditKeyError, match="set CRASHLOOP_AUDIT_KEY"):
+        audit_log_for(store.engine, Settings(crashloop_audit_key=SecretStr(" ")))
