@@ -8,10 +8,11 @@ Cutting the newest rows leaves an intact table; the signed checkpoint the bot wr
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from bot.store import Store
 from bot.store.audit import AuditLog, audit_log
 from bot.store.audit_chain import AuditKeyring
 from bot.store.audit_checkpoint import FileSink, make_checkpoint, parse_checkpoints
+from tests.conftest import migrated
+from tests.databases import create_pg_database, drop_pg_database
 from tests.service.test_audit_log import event
 
 Row = dict[str, Any]
@@ -147,6 +150,26 @@ VARIANTS: list[tuple[str, Callable[[Rows], Rows], int, str]] = [
         "edited",
     ),
 ]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database per backend for the whole module (each test empties the log first): creating and migrating a
+    PostgreSQL database per variant would cost more than every variant's check."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('tampering') / 'crashloop.db'}"
+        return
+    url = asyncio.run(create_pg_database())
+    yield url
+    asyncio.run(drop_pg_database(url))
+
+
+@pytest.fixture
+async def store(shared_url: str) -> AsyncIterator[Store]:
+    migrated_store = await migrated(shared_url)
+    await rewrite(migrated_store.engine, [])
+    yield migrated_store
+    await migrated_store.close()
 
 
 @pytest.fixture
