@@ -30,7 +30,7 @@ from bot.slack.client import SlackOut, make_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.store import Store
-from bot.store.audit import AuditLog
+from bot.store.audit import AuditLog, audit_log_for
 from bot.triage.run import Triager
 
 
@@ -87,7 +87,9 @@ class Services:
 def build_core(config: Config, settings: Settings, metrics: Metrics | None = None) -> Core:
     store = Store(settings.database_url)
     triager = Triager(config)
-    return Core(config, settings, metrics or Metrics(), store, AuditLog(store.engine), triager, Executor(triager))
+    return Core(
+        config, settings, metrics or Metrics(), store, audit_log_for(store.engine, settings), triager, Executor(triager)
+    )
 
 
 def build_guard(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import pytest
 from bot.store import Store
 from bot.store.migrate import upgrade
 from tests.databases import create_pg_database, drop_pg_database
+
+# The audit log is keyed (bot/store/audit_chain.py): every test process, and every `crashloop serve` a test starts,
+# writes with this key unless a test sets its own.
+TEST_AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789abcdef"
+os.environ.setdefault("CRASHLOOP_AUDIT_KEY", TEST_AUDIT_KEY)
 
 
 @pytest.fixture

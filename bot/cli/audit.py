@@ -1,8 +1,10 @@
 """`crashloop audit`: read and verify the audit log from a terminal, without going through Slack.
 
 An auditor or an on-call engineer asks "what did the bot do to this workload?" (`audit list`) and "can I trust
-the answer?" (`audit verify`, exit 1 naming the first row that was edited or removed). The database is
-CRASHLOOP_DATABASE_URL; it is migrated first so a fresh database answers too.
+the answer?" (`audit verify`, exit 1 naming the first broken row and what was done to it; with `--checkpoint`,
+also whether the newest rows were cut). `audit checkpoint` signs and publishes the head now (for a CronJob).
+The database is CRASHLOOP_DATABASE_URL, the key CRASHLOOP_AUDIT_KEY; the database is migrated first so a fresh
+one answers too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import click
 
@@ -21,6 +23,7 @@ from bot.cli.output import output_option, to_yaml
 
 if TYPE_CHECKING:
     from bot.store.audit import AuditLog, AuditRecord, VerifyResult
+    from bot.store.audit_checkpoint import Checkpoint
 
 EXIT_BROKEN = 1
 DETAIL_WIDTH = 60
@@ -84,18 +87,44 @@ def audit_list(workload: str | None, environment: str | None, since: datetime | 
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 naming the first row that was edited or removed."""
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.File("r", encoding="utf-8"),
+    help="signed checkpoints to compare the head with: a checkpoint file, the bot's JSON log, or - for stdin",
+)
+def audit_verify(checkpoint_file: TextIO | None) -> None:
+    """Check the keyed chain; exit 1 naming the first broken row and the case (edited, missing, inserted, ...)."""
+    from bot.store.audit_checkpoint import parse_checkpoints
+
+    checkpoints: list[Checkpoint] | None = None
+    if checkpoint_file is not None:
+        try:
+            checkpoints = parse_checkpoints(checkpoint_file)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
 
     async def check(log: AuditLog) -> VerifyResult:
-        return await log.verify()
+        return await log.verify(checkpoints)
 
     result = _run(check)
     if result.ok:
-        click.echo(f"audit log intact: {result.checked} rows")
+        anchored = f"; head matches the newest of {len(checkpoints)} signed checkpoint(s)" if checkpoints else ""
+        sealed = f" ({result.unkeyed_rows} pre-0007 row(s) sealed by keyed rows)" if result.unkeyed_rows else ""
+        click.echo(f"audit log intact: {result.checked} rows{sealed}{anchored}")
         return
-    click.echo(f"audit log broken: {result.reason}; the {result.checked} row(s) before it are intact")
+    click.echo(f"audit log broken ({result.case}): {result.reason}; the {result.checked} row(s) before it are intact")
     sys.exit(EXIT_BROKEN)
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the current head (count, hash) and publish it: the JSON log, CRASHLOOP_AUDIT_CHECKPOINT_FILE, stdout."""
+
+    async def sign(log: AuditLog) -> Checkpoint:
+        return await log.checkpoint()
+
+    click.echo(_run(sign).line())
 
 
 def format_table(records: list[AuditRecord], *, wide: bool = False) -> str:
@@ -129,7 +158,7 @@ def _run(operation: Callable[[AuditLog], Awaitable[T]]) -> T:
     """Run `operation` on the audit log of the configured (and migrated) database."""
     from bot.core.settings import load_settings
     from bot.store import Store, StoreUnavailable
-    from bot.store.audit import AuditLog
+    from bot.store.audit import AuditKeyError, AuditLog
     from bot.store.migrate import upgrade
 
     async def run() -> T:
@@ -142,6 +171,6 @@ def _run(operation: Callable[[AuditLog], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(run())
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, AuditKeyError) as exc:
         click.echo(f"crashloop: {exc}", err=True)
         sys.exit(EXIT_BROKEN)

@@ -16,7 +16,13 @@ import click
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="keep the demo's files here")
 def demo(scenarios: tuple[str, ...], workdir: Path | None) -> None:
     """Run the bot on the simulated cluster and print what it finds (no cluster or credentials needed)."""
-    from bot.devtools.simcluster.scenarios import scenario_names  # loads only when the demo runs
+    try:  # loads only when the demo runs
+        from bot.devtools.simcluster.scenarios import scenario_names
+    except ModuleNotFoundError as exc:  # the production image leaves bot/devtools and its jsonpatch out
+        raise click.ClickException(
+            f"the demo needs the development tools, which this installation leaves out ({exc.name} is missing): "
+            "run it from a source checkout with `pip install -e '.[devtools]'`, or `make demo`"
+        ) from None
 
     unknown = [s for s in scenarios if s not in scenario_names()]
     if unknown:

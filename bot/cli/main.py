@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from bot.cli.db_roles import grant_roles_command
 from bot.cli.lazy import Lazy, LazyGroup
 from bot.cli.output import output_option, render_triage, use_colour
 
@@ -211,6 +212,9 @@ def db_upgrade() -> None:
             await store.close()
 
     click.echo(f"database at revision {asyncio.run(run())}")
+
+
+db_group.add_command(grant_roles_command)
 
 
 @cli.command()

@@ -3,13 +3,21 @@
 Container logs and Kubernetes messages routinely carry credentials: connection strings with passwords, bearer
 tokens, JWTs, AWS keys, whole PEM private keys. Everything the bot shows passes through `redact_lines` first.
 The patterns keep the *name* of what was hidden (`password=[REDACTED]`) so the line still explains the crash.
+
+Structures get the same treatment: `redact_obj` redacts every string in a JSON-like value (stored payloads) and
+masks whatever sits under a secret-looking key; `mask_pod_secrets` also masks the literal env values, args and
+command items of pod templates, which text patterns cannot see (`- name: DB_PASSWORD` / `value: hunter2`).
+Kinds covered (tests/unit/test_redact.py): AWS keys, JWTs, PEM private keys, Slack and GitHub tokens, passwords in
+URLs, `password=`-style assignments, bearer/basic auth, GCP service-account keys, api keys, Stripe keys, DB
+connection strings. Not covered: a random-looking value under an innocent name (FOO=8f14e45f...).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 MASK = "[REDACTED]"
 
@@ -28,6 +36,23 @@ _SEPARATOR = r"['\"]?(?:\s*=\s*|:\s*)"
 _BASE64ISH = r"(?=[A-Za-z0-9._~+/-]*[0-9+/=._~-])[A-Za-z0-9._~+/-]{8,}=*"
 
 _NAME_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential")
+# A name that refers to a secret rather than holding one (private_key_path=/etc/tls/key.pem, SECRET_NAME=db-creds).
+_REFERENCE = re.compile(r"(?:[_.-](?i:path|file|dir|name|id|ref|arn)|[a-z](?:Path|File|Dir|Name|Id|Ref|Arn))$")
+_NAME_AT_START = re.compile(r"[-\s'\"]*([\w.-]+)")
+
+Replacement = str | Callable[[re.Match[str]], str]
+
+
+def _unless_reference(template: str) -> Callable[[re.Match[str]], str]:
+    """`template` applied, unless the matched name (group 1 starts with it) names where a secret is kept."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = _NAME_AT_START.match(match.group(1))
+        if name and _REFERENCE.search(name.group(1)):
+            return match.group(0)
+        return match.expand(template)
+
+    return replace
 
 
 @dataclass(frozen=True)
@@ -37,7 +62,7 @@ class _Rule:
 
     triggers: tuple[str, ...]
     pattern: re.Pattern[str]
-    replacement: str
+    replacement: Replacement
 
 
 _RULES: tuple[_Rule, ...] = (
@@ -60,17 +85,18 @@ _RULES: tuple[_Rule, ...] = (
         rf"\1{MASK}",
     ),
     # vendor tokens with recognisable prefixes (Slack, GitHub, Stripe, Google)
-    _Rule(("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), MASK),
+    _Rule(("xox",), re.compile(r"\b(?:xoxe\.)?xox[abposre]-[A-Za-z0-9-]{10,}"), MASK),
     _Rule(("xapp-",), re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"), MASK),
     _Rule(("gh",), re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), MASK),
     _Rule(("github_pat_",), re.compile(r"\bgithub_pat_[A-Za-z0-9_]{22,}"), MASK),
     _Rule(("k_live_", "k_test_"), re.compile(r"\b[sr]k_(live|test)_[A-Za-z0-9]{16,}"), MASK),
+    _Rule(("whsec_",), re.compile(r"\bwhsec_[A-Za-z0-9+/=]{16,}"), MASK),
     _Rule(("aiza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
     # name = "quoted value with spaces" / 'password': 'x y z' — the whole quoted value
     _Rule(
         _NAME_TRIGGERS,
         re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(\"|')(?!\[REDACTED\])([^\"'\n]*)\2"),
-        rf"\1\2{MASK}\2",
+        _unless_reference(rf"\1\2{MASK}\2"),
     ),
     # name=value / name: value where the name says it is secret — but not MySQL's "(using password: YES)" nor a
     # value that is itself the next label of a wrapped error ("…-secret: x509: cannot validate…")
@@ -80,10 +106,14 @@ _RULES: tuple[_Rule, ...] = (
             rf"(?i)(\b{_NAME}{_SEPARATOR})(?!\[REDACTED\])(?!(?:YES|NO)\))(?![^\s\"',;&)}}\]]+:\s)"
             rf"([^\s\"',;&)}}\]]+)"
         ),
-        rf"\1{MASK}",
+        _unless_reference(rf"\1{MASK}"),
     ),
     # --password xyz / --db-password=xyz style flags
-    _Rule(_NAME_TRIGGERS, re.compile(rf"(?i)(--?{_NAME}[ =])(?!\[REDACTED\])([^\s\"']+)"), rf"\1{MASK}"),
+    _Rule(
+        _NAME_TRIGGERS,
+        re.compile(rf"(?i)(--?{_NAME}[ =])(?!\[REDACTED\])([^\s\"']+)"),
+        _unless_reference(rf"\1{MASK}"),
+    ),
 )
 
 
@@ -122,4 +152,83 @@ def redact_lines(lines: Iterable[str]) -> list[str]:
             out.append(redact(line[: begin.end()]) + f" {MASK}")
             continue
         out.append(redact(line))
+    return out
+
+
+# --- structures --------------------------------------------------------------------------------------------------
+
+_SECRET_KEY = re.compile(rf"(?i)^(?:{_NAME})$")
+# env var names whose value is a secret even without a secret word: *_KEY, *_DSN, *_AUTH, connection strings
+_SECRET_ENV = re.compile(r"(?i)(?:^|[_.-])(?:key|dsn|auth|conn(?:ection)?[_-]?str(?:ing)?)$")
+_SECRET_FLAG = re.compile(rf"(?i)^--?{_NAME}$")
+_CONTAINER_LISTS = ("args", "command")
+
+
+def secret_name(name: str, *, env: bool = False) -> bool:
+    """Whether a key (or, with `env`, an env var name) says its value is secret: DB_PASSWORD, apiKey, and for env
+    vars also STRIPE_KEY or SENTRY_DSN; never a name that points at a secret (SECRET_NAME, key_path)."""
+    if _REFERENCE.search(name):
+        return False
+    return bool(_SECRET_KEY.match(name) or (env and _SECRET_ENV.search(name)))
+
+
+def redact_obj(value: Any) -> Any:
+    """A copy of a JSON-like `value` with every string redacted and every string under a secret-looking key (or
+    the `value` of a `{"name": <secret-looking>, "value": ...}` pair) replaced by MASK. Other types are kept."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        pair_is_secret = isinstance(value.get("name"), str) and secret_name(value["name"], env=True)
+        return {k: _redact_item(k, v, pair_is_secret) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_obj(v) for v in value]
+    return value
+
+
+def mask_pod_secrets(value: Any) -> Any:
+    """`redact_obj`, and in every container (Deployment, pod template or pod spec — found at any depth): env values
+    masked whole when the name says secret (redacted otherwise), args/command items that are secret or follow a
+    secret flag (`--db-password hunter2`)."""
+    if isinstance(value, dict):
+        return {k: _mask_container_field(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_pod_secrets(v) for v in value]
+    return redact_obj(value)
+
+
+def _redact_item(key: Any, item: Any, pair_is_secret: bool) -> Any:
+    if isinstance(item, str) and (secret_name(str(key)) or (pair_is_secret and key == "value")):
+        return MASK
+    return redact_obj(item)
+
+
+def _mask_container_field(key: str, item: Any) -> Any:
+    if key == "env" and isinstance(item, list):
+        return [_mask_env(e) for e in item]
+    if key in _CONTAINER_LISTS and isinstance(item, list):
+        return _mask_argv(item)
+    if isinstance(item, dict | list | tuple):
+        return mask_pod_secrets(item)
+    return redact_obj({key: item})[key]
+
+
+def _mask_env(entry: Any) -> Any:
+    if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
+        return redact_obj(entry)
+    value = entry["value"]
+    by_name = secret_name(str(entry.get("name", "")), env=True) and value
+    return {**redact_obj(entry), "value": MASK if by_name else redact(value)}
+
+
+def _mask_argv(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    after_flag = False
+    for item in items:
+        if not isinstance(item, str):
+            out.append(item)
+        elif after_flag and not item.startswith("-"):
+            out.append(MASK)
+        else:
+            out.append(redact(item))
+        after_flag = isinstance(item, str) and bool(_SECRET_FLAG.match(item)) and not _REFERENCE.search(item)
     return out

@@ -29,10 +29,25 @@ class Settings(BaseSettings):
     crashloop_webhook_token: SecretStr | None = Field(None, description="bearer token alert webhooks must send")
     crashloop_database_url: SecretStr = Field(SecretStr(DEFAULT_DATABASE_URL), description="SQLAlchemy async URL")
     slack_api_url: str = Field(DEFAULT_SLACK_API_URL, description="Slack Web API base URL (GovSlack, proxy, stand-in)")
+    crashloop_audit_key: SecretStr | None = Field(
+        None, description="keys the audit log's HMAC chain and checkpoints; never stored in the database"
+    )
+    crashloop_audit_retired_keys: SecretStr | None = Field(
+        None, description="earlier audit keys (comma or newline separated): rows written with them still verify"
+    )
+    crashloop_audit_checkpoint_file: str | None = Field(
+        None, description="also append signed audit checkpoints to this file (a volume the database users lack)"
+    )
 
     @property
     def database_url(self) -> str:
         return self.crashloop_database_url.get_secret_value()
+
+    def audit_secrets(self) -> tuple[str | None, list[str]]:
+        """The current audit key (None when unset) and the retired ones."""
+        current = self.crashloop_audit_key.get_secret_value().strip() if self.crashloop_audit_key else ""
+        retired = self.crashloop_audit_retired_keys.get_secret_value() if self.crashloop_audit_retired_keys else ""
+        return current or None, [k.strip() for k in retired.replace(",", "\n").splitlines() if k.strip()]
 
     @property
     def api_url(self) -> str:
@@ -52,6 +67,7 @@ def missing_for_serve(settings: Settings, socket_mode: bool) -> list[str]:
     required = {
         "SLACK_BOT_TOKEN": settings.slack_bot_token,
         "CRASHLOOP_WEBHOOK_TOKEN": settings.crashloop_webhook_token,
+        "CRASHLOOP_AUDIT_KEY": settings.crashloop_audit_key,
     }
     if socket_mode:
         required["SLACK_APP_TOKEN"] = settings.slack_app_token

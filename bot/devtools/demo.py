@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -109,6 +110,7 @@ async def _full_loop(
         slack_bot_token=SecretStr("xoxb-test"),
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         crashloop_webhook_token=SecretStr(WEBHOOK_TOKEN),
+        crashloop_audit_key=SecretStr(secrets.token_hex(32)),  # a throwaway key: the demo's log is thrown away too
         crashloop_database_url=SecretStr(f"sqlite+aiosqlite:///{base / 'crashloop.db'}"),
         slack_api_url=slack.api_url,
     )

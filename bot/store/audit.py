@@ -1,16 +1,17 @@
-"""The audit log: every step of a guarded change to a workload, in a table that cannot be quietly edited.
+"""The audit log: every step of a guarded change to a workload, in a table that cannot be quietly rewritten.
 
 Someone who asks "who restarted payments-api at 03:12, and what did the bot send to Kubernetes?" must get an
-answer they can trust, even when the database is shared with people who could edit it. So rows are only ever
-appended (there is no update or delete here; on PostgreSQL triggers refuse them too, see migration 0002) and
-every row is hash-chained to the one before it:
+answer they can trust, even when the database is shared with people who could edit it. Three layers:
 
-    hash = sha256(prev_hash + canonical_json(every column but prev_hash and hash)).hexdigest()
+- rows are only ever appended (there is no update or delete here; on PostgreSQL triggers refuse them, and the
+  service's own role may only INSERT and SELECT this table: `crashloop db grant-roles`, bot/store/pg_roles.py);
+- every row is chained to the one before it with an HMAC keyed by CRASHLOOP_AUDIT_KEY, which the database never
+  sees (bot/store/audit_chain.py): a row cannot be edited, forged or re-chained without the key;
+- after every append a signed checkpoint of the head (count, hash) goes to the JSON log and to the operator's
+  sinks (bot/store/audit_checkpoint.py), so cutting the newest rows is detected too.
 
-where the first row's prev_hash is 64 zeros and canonical JSON is `json.dumps(..., sort_keys=True,
-separators=(",", ":"), ensure_ascii=False)` with `at` as an ISO-8601 UTC string with microseconds. `verify`
-recomputes the chain and names the first row that was edited, or that does not follow its predecessor
-(a row deleted or moved). Rows cut from the end of the log cannot be detected from the table alone.
+`verify` (bot/store/audit_verify.py) names the first broken row and what was done to it. What an attacker who
+holds both the key and the database can still do is written down in the README's "Audit log" section.
 
 Several replicas append to one chain: the next seq and prev_hash are read inside the inserting transaction,
 which first takes a lock (PostgreSQL: a transaction-level advisory lock; SQLite: BEGIN IMMEDIATE) so appenders
@@ -20,13 +21,12 @@ queue; UNIQUE(seq) and UNIQUE(prev_hash) make a fork impossible even without it,
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,22 +47,42 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.settings import Settings, load_settings
 from bot.store import StoreUnavailable
+from bot.store.audit_chain import AuditKey, AuditKeyError, AuditKeyring, keyed_hash
+from bot.store.audit_checkpoint import Checkpoint, CheckpointSink, FileSink, check_against, make_checkpoint, publish
+from bot.store.audit_records import (
+    ACTIONS,
+    CASES,
+    GENESIS,
+    OUTCOMES,
+    AuditEvent,
+    AuditRecord,
+    VerifyResult,
+    event_values,
+    keyed_values,
+)
+from bot.store.audit_verify import walk
 from bot.store.schema import UTCDateTime, metadata
 
-ACTIONS = (
-    "requested",
-    "denied",
-    "previewed",
-    "approved",
-    "rejected",
-    "applied",
-    "failed",
-    "verified",
-    "not_recovered",
-)
-OUTCOMES = ("ok", "refused", "error")
-GENESIS = "0" * 64
+__all__ = [
+    "ACTIONS",
+    "CASES",
+    "GENESIS",
+    "MASK",
+    "OUTCOMES",
+    "AuditEvent",
+    "AuditKeyError",
+    "AuditLog",
+    "AuditRecord",
+    "VerifyResult",
+    "audit_log",
+    "audit_log_for",
+    "keyring_from_settings",
+    "mask_params",
+    "record_to_json",
+]
+
 MASK = "••••"
 # Keys whose values never reach the log: these names, or snake/kebab-case names with one of them as a word
 # (DB_PASSWORD, api-token). The log cannot be scrubbed afterwards, so a secret written once stays forever.
@@ -94,6 +114,7 @@ audit_log = Table(
     Column("slack_ts", String(32)),
     Column("proposal_id", String(32)),
     Column("change_id", String(64)),
+    Column("key_id", String(16)),  # which audit key hashed the row; NULL: a pre-0007 plain SHA-256 row
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     UniqueConstraint("prev_hash"),  # two rows following the same row would be a fork
@@ -110,77 +131,70 @@ Index(
 )
 
 
-@dataclass(frozen=True)
-class AuditEvent:
-    """One step of a change: who did what to which workload, and what came of it."""
-
-    action: str  # one of ACTIONS
-    outcome: str  # one of OUTCOMES
-    actor_id: str  # Slack user id, "cli:<os user>" or "bot"
-    actor_name: str | None
-    environment: str
-    namespace: str
-    workload: str
-    remedy: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)  # secret-looking keys are masked on append
-    diff: str | None = None
-    detail: str | None = None  # the Kubernetes response or error, the reason of a refusal
-    incident_id: int | None = None
-    slack_channel: str | None = None
-    slack_ts: str | None = None
-    proposal_id: str | None = None
-    change_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.action not in ACTIONS:
-            raise ValueError(f"unknown audit action {self.action!r}; one of {', '.join(ACTIONS)}")
-        if self.outcome not in OUTCOMES:
-            raise ValueError(f"unknown audit outcome {self.outcome!r}; one of {', '.join(OUTCOMES)}")
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """An event as stored: its place in the chain and when it was written."""
-
-    seq: int
-    at: datetime
-    event: AuditEvent
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    """The outcome of walking the chain: `checked` rows were intact before `broken_seq` (if any)."""
-
-    ok: bool
-    checked: int
-    broken_seq: int | None
-    reason: str | None
-
-
 class AuditLog:
-    """Append to, read and verify the audit log on the bot's engine (SQLite or PostgreSQL)."""
+    """Append to, read and verify the audit log on the bot's engine (SQLite or PostgreSQL).
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    `keyring` and `sinks` come from the composition root (`audit_log_for`); left out, they are read from the
+    environment (CRASHLOOP_AUDIT_KEY, CRASHLOOP_AUDIT_RETIRED_KEYS, CRASHLOOP_AUDIT_CHECKPOINT_FILE) when first
+    needed, as the CLI commands do.
+    Listing needs no key; appending and verifying raise AuditKeyError without a usable one.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        keyring: AuditKeyring | None = None,
+        sinks: Sequence[CheckpointSink] | None = None,
+    ) -> None:
         self._engine = engine
+        self._keyring = keyring
+        self._sinks = sinks
+
+    @property
+    def keyring(self) -> AuditKeyring:
+        if self._keyring is None:
+            self._keyring = keyring_from_settings()
+        return self._keyring
+
+    @property
+    def sinks(self) -> Sequence[CheckpointSink]:
+        if self._sinks is None:
+            self._sinks = sinks_from_settings()
+        return self._sinks
 
     async def append(self, event: AuditEvent, at: datetime | None = None) -> AuditRecord:
-        """Write `event` (params masked) as the next row of the chain; committed when this returns.
+        """Write `event` (params masked) as the next row of the chain, then publish a checkpoint of the head.
 
         Raises StoreUnavailable when the row could not be written: the caller must not act as if it was.
         """
         when = _utc(at or datetime.now(UTC))
-        stored = replace(event, params=mask_params(_json_safe(event.params)))
+        key = self.keyring.current
+        record = await self._append_retrying(replace(event, params=mask_params(_json_safe(event.params))), when, key)
+        await publish(make_checkpoint(key, count=record.seq, head=record.hash, at=datetime.now(UTC)), self.sinks)
+        return record
+
+    async def _append_retrying(self, event: AuditEvent, at: datetime, key: AuditKey) -> AuditRecord:
+        """Append; a losing race with another replica (a UNIQUE conflict) is retried after a short pause."""
         for attempt in range(1, APPEND_ATTEMPTS + 1):
             try:
                 with _unavailable():
-                    return await self._append_once(stored, when)
+                    return await self._append_once(event, at, key)
             except StoreUnavailable as exc:
                 if attempt == APPEND_ATTEMPTS or not isinstance(exc.__cause__, IntegrityError):
                     raise
             await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def checkpoint(self) -> Checkpoint:
+        """Sign and publish the current head now (`crashloop audit checkpoint`, e.g. from a CronJob)."""
+        with _unavailable():
+            async with self._engine.connect() as conn:
+                head = (await conn.execute(_head_query())).first()
+        count, digest = (head.seq, head.hash) if head else (0, GENESIS)
+        checkpoint = make_checkpoint(self.keyring.current, count=count, head=digest, at=datetime.now(UTC))
+        await publish(checkpoint, self.sinks)
+        return checkpoint
 
     async def list(
         self,
@@ -203,46 +217,84 @@ class AuditLog:
                 rows = (await conn.execute(query)).all()
         return [_record(row) for row in reversed(rows)]
 
-    async def verify(self) -> VerifyResult:
-        """Walk the whole table in seq order; the first row that was edited or does not follow its predecessor."""
-        checked = 0
-        previous: AuditRecord | None = None
+    async def verify(self, checkpoints: Sequence[Checkpoint] | None = None) -> VerifyResult:
+        """Walk the whole table in seq order; with `checkpoints` (read from outside the table), also detect a cut
+        or rewritten head. The result names the first broken row and the case (one of CASES)."""
+        keyring = self.keyring
         with _unavailable():
-            async for record in self._all_records():
-                reason = chain_break(record, previous)
-                if reason is not None:
-                    return VerifyResult(ok=False, checked=checked, broken_seq=record.seq, reason=reason)
-                checked += 1
-                previous = record
-        return VerifyResult(ok=True, checked=checked, broken_seq=None, reason=None)
+            async with self._engine.connect() as conn:
+                result = await walk(self._all_records(conn), keyring, lambda h: self._seq_of(conn, h))
+                if checkpoints is None:
+                    return result
+                return await check_against(result, checkpoints, keyring, lambda seqs: self._hashes_at(conn, seqs))
 
-    async def _append_once(self, event: AuditEvent, at: datetime) -> AuditRecord:
+    async def _append_once(self, event: AuditEvent, at: datetime, key: AuditKey) -> AuditRecord:
         async with self._engine.connect() as conn, _writing(conn):
-            last = (
-                await conn.execute(select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1))
-            ).first()
+            last = (await conn.execute(_head_query())).first()
             seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
-            values = _hashed_values(seq, at, event)
-            digest = chain_hash(prev_hash, values)
+            unhashed = AuditRecord(seq=seq, at=at, event=event, prev_hash=prev_hash, hash="", key_id=key.key_id)
+            digest = keyed_hash(key, prev_hash, keyed_values(unhashed))
             await conn.execute(
-                audit_log.insert().values(**_event_values(event), seq=seq, at=at, prev_hash=prev_hash, hash=digest)
+                audit_log.insert().values(
+                    **event_values(event), seq=seq, at=at, key_id=key.key_id, prev_hash=prev_hash, hash=digest
+                )
             )
-        return AuditRecord(seq=seq, at=at, event=event, prev_hash=prev_hash, hash=digest)
+        return replace(unhashed, hash=digest)
 
-    async def _all_records(self) -> AsyncIterator[AuditRecord]:
+    async def _all_records(self, conn: AsyncConnection) -> AsyncIterator[AuditRecord]:
         """Every row in seq order, a batch at a time (keyset pagination: no long-lived cursor)."""
         after: int | None = None
-        async with self._engine.connect() as conn:
-            while True:
-                query = select(audit_log).order_by(audit_log.c.seq).limit(VERIFY_BATCH)
-                if after is not None:
-                    query = query.where(audit_log.c.seq > after)
-                rows = (await conn.execute(query)).all()
-                for row in rows:
-                    yield _record(row)
-                if len(rows) < VERIFY_BATCH:
-                    return
-                after = rows[-1].seq
+        while True:
+            query = select(audit_log).order_by(audit_log.c.seq).limit(VERIFY_BATCH)
+            if after is not None:
+                query = query.where(audit_log.c.seq > after)
+            rows = (await conn.execute(query)).all()
+            for row in rows:
+                yield _record(row)
+            if len(rows) < VERIFY_BATCH:
+                return
+            after = rows[-1].seq
+
+    @staticmethod
+    async def _seq_of(conn: AsyncConnection, digest: str) -> int | None:
+        seq: int | None = (await conn.execute(select(audit_log.c.seq).where(audit_log.c.hash == digest))).scalar()
+        return seq
+
+    @staticmethod
+    async def _hashes_at(conn: AsyncConnection, seqs: Sequence[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for start in range(0, len(seqs), VERIFY_BATCH):
+            query = select(audit_log.c.seq, audit_log.c.hash).where(
+                audit_log.c.seq.in_(seqs[start : start + VERIFY_BATCH])
+            )
+            found.update({row.seq: row.hash for row in await conn.execute(query)})
+        return found
+
+
+def audit_log_for(engine: AsyncEngine, settings: Settings) -> AuditLog:
+    """The audit log the composition root builds: the key and checkpoint file of `settings` (AuditKeyError now,
+    not at the first change, when the key is missing)."""
+    return AuditLog(engine, keyring=keyring_from_settings(settings), sinks=sinks_from_settings(settings))
+
+
+def keyring_from_settings(settings: Settings | None = None) -> AuditKeyring:
+    """The keyring from CRASHLOOP_AUDIT_KEY (+ CRASHLOOP_AUDIT_RETIRED_KEYS), env vars or secret files."""
+    current, retired = (settings or load_settings()).audit_secrets()
+    if current is None:
+        raise AuditKeyError(
+            "set CRASHLOOP_AUDIT_KEY (an env var, or a file in $CRASHLOOP_SECRETS_DIR; e.g. `openssl rand -hex 32`): "
+            "the audit log is keyed with it"
+        )
+    try:
+        return AuditKeyring.from_secrets(current, retired)
+    except ValueError as exc:
+        raise AuditKeyError(str(exc)) from None
+
+
+def sinks_from_settings(settings: Settings | None = None) -> list[CheckpointSink]:
+    """The checkpoint file the operator chose (CRASHLOOP_AUDIT_CHECKPOINT_FILE), if any."""
+    path = (settings or load_settings()).crashloop_audit_checkpoint_file
+    return [FileSink(path)] if path else []
 
 
 def mask_params(value: Any) -> Any:
@@ -252,23 +304,6 @@ def mask_params(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_params(v) for v in value]
     return value
-
-
-def chain_hash(prev_hash: str, values: dict[str, Any]) -> str:
-    """The hash of a row: sha256 of the previous row's hash followed by the row's canonical JSON."""
-    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
-
-
-def chain_break(record: AuditRecord, previous: AuditRecord | None) -> str | None:
-    """Why `record` breaks the chain after `previous` (None: the start of the log), or None when it does not."""
-    if chain_hash(record.prev_hash, _hashed_values(record.seq, record.at, record.event)) != record.hash:
-        return f"row {record.seq} was edited"
-    expected = (previous.seq + 1, previous.hash) if previous else (1, GENESIS)
-    if (record.seq, record.prev_hash) != expected:
-        before = f"row {previous.seq}" if previous else "the start of the log"
-        return f"row {record.seq} does not follow {before} (deleted or reordered)"
-    return None
 
 
 def record_to_json(r: AuditRecord) -> dict[str, Any]:
@@ -293,9 +328,14 @@ def record_to_json(r: AuditRecord) -> dict[str, Any]:
         "slack_ts": e.slack_ts,
         "proposal_id": e.proposal_id,
         "change_id": e.change_id,
+        "key_id": r.key_id,
         "prev_hash": r.prev_hash,
         "hash": r.hash,
     }
+
+
+def _head_query() -> Any:
+    return select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
 
 
 def _is_secret_key(key: Any) -> bool:
@@ -315,19 +355,12 @@ def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
-def _event_values(event: AuditEvent) -> dict[str, Any]:
-    return {f.name: getattr(event, f.name) for f in fields(event)}
-
-
-def _hashed_values(seq: int, at: datetime, event: AuditEvent) -> dict[str, Any]:
-    """Every column of the row but prev_hash (which prefixes the hashed text) and hash."""
-    return {**_event_values(event), "seq": seq, "at": at.astimezone(UTC).isoformat(timespec="microseconds")}
-
-
 def _record(row: Row[Any]) -> AuditRecord:
     m = row._mapping
     event = AuditEvent(**{f.name: m[f.name] for f in fields(AuditEvent)})
-    return AuditRecord(seq=m["seq"], at=m["at"], event=event, prev_hash=m["prev_hash"], hash=m["hash"])
+    return AuditRecord(
+        seq=m["seq"], at=m["at"], event=event, prev_hash=m["prev_hash"], hash=m["hash"], key_id=m["key_id"]
+    )
 
 
 @asynccontextmanager

@@ -32,7 +32,7 @@ from tests.deploy.deploytools import (
 
 # The API versions the manifests must be valid for: the oldest supported minor and kubectl's own.
 KUBERNETES_VERSIONS = ("1.30", "1.32")
-SECRET_KEYS = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CRASHLOOP_WEBHOOK_TOKEN"}
+SECRET_KEYS = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CRASHLOOP_WEBHOOK_TOKEN", "CRASHLOOP_AUDIT_KEY"}
 SECRETS_DIR = "/var/run/secrets/crashloop"
 CONFIG_PATH = "/etc/crashloop/crashloop.yaml"
 

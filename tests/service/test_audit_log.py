@@ -1,13 +1,15 @@
-"""The audit log on real SQLite and PostgreSQL: append-only, hash-chained, masked, safe under concurrent appenders.
+"""The audit log on real SQLite and PostgreSQL: append-only, keyed-chained, masked, safe under concurrent appenders.
 
 Tampering is done the way a DBA would, behind the bot's back (raw SQL, triggers disabled on PostgreSQL), and
-the chain must name the row. The CLI is driven through click with CRASHLOOP_DATABASE_URL pointing at the database.
+the chain must name the row (every variant: tests/service/test_audit_tampering.py). The CLI is driven through
+click with CRASHLOOP_DATABASE_URL pointing at the database and CRASHLOOP_AUDIT_KEY set (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -25,6 +27,7 @@ from bot.store import Store
 from bot.store.audit import GENESIS, MASK, AuditEvent, AuditLog, VerifyResult, audit_log, record_to_json
 from bot.store.engine import make_engine
 from bot.store.migrate import upgrade
+from tests.conftest import TEST_AUDIT_KEY
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
@@ -121,6 +124,7 @@ async def test_a_record_reads_back_exactly_as_appended(log: AuditLog) -> None:
         "slack_ts": "1764064800.000100",
         "proposal_id": "prop-1",
         "change_id": "chg-1",
+        "key_id": documented_key_id(TEST_AUDIT_KEY),
         "prev_hash": GENESIS,
         "hash": None,
     }
@@ -177,7 +181,8 @@ async def test_rows_are_chained_and_verify(log: AuditLog, store: Store) -> None:
     assert len({r.hash for r in records}) == 5
     async with store.engine.connect() as conn:
         rows = [dict(row._mapping) for row in await conn.execute(select(audit_log).order_by(audit_log.c.seq))]
-    assert [documented_hash(row) for row in rows] == [r.hash for r in records]
+    assert [documented_hash(TEST_AUDIT_KEY, row) for row in rows] == [r.hash for r in records]
+    assert {row["key_id"] for row in rows} == {documented_key_id(TEST_AUDIT_KEY)}
     assert await log.verify() == _ok(5)
 
 
@@ -192,7 +197,8 @@ async def test_a_row_edited_with_raw_sql_is_named(log: AuditLog, store: Store) -
     await behind_the_bots_back(store.engine, text("UPDATE audit_log SET detail = 'nothing happened' WHERE seq = 2"))
 
     result = await log.verify()
-    assert (result.ok, result.broken_seq, result.reason, result.checked) == (False, 2, "row 2 was edited", 1)
+    assert (result.ok, result.broken_seq, result.case, result.checked) == (False, 2, "edited", 1)
+    assert result.reason == "row 2 was edited: its content no longer matches the hash the next row vouches for"
 
 
 async def test_every_column_is_covered_by_the_hash(log: AuditLog, store: Store) -> None:
@@ -216,6 +222,7 @@ async def test_every_column_is_covered_by_the_hash(log: AuditLog, store: Store) 
         "slack_ts": "1764064800.000200",
         "proposal_id": "prop-2",
         "change_id": "chg-2",
+        "key_id": "0123456789abcdef",
         "prev_hash": "f" * 64,
         "hash": "e" * 64,
     }
@@ -224,21 +231,24 @@ async def test_every_column_is_covered_by_the_hash(log: AuditLog, store: Store) 
         original = dict((await conn.execute(select(audit_log).where(audit_log.c.seq == 2))).one()._mapping)
     row_2 = update(audit_log).where(audit_log.c.seq == 2)
 
+    cases = {"key_id": "unknown-key", "hash": "re-chained"}
     for column, value in tampered.items():
         await behind_the_bots_back(store.engine, row_2.values({column: value}))
-        assert (column, (await log.verify()).reason) == (column, "row 2 was edited")
+        result = await log.verify()
+        assert (column, result.broken_seq, result.case) == (column, 2, cases.get(column, "edited"))
         await behind_the_bots_back(store.engine, row_2.values({column: original[column]}))
         assert (column, await log.verify()) == (column, _ok(3))
 
     await behind_the_bots_back(store.engine, update(audit_log).where(audit_log.c.seq == 3).values(seq=9))
-    assert (await log.verify()).reason == "row 9 was edited"
+    result = await log.verify()
+    assert (result.broken_seq, result.case) == (9, "reordered")
 
 
 @pytest.mark.parametrize(
     ("deleted", "broken", "reason"),
     [
-        (3, 4, "row 4 does not follow row 2 (deleted or reordered)"),
-        (1, 2, "row 2 does not follow the start of the log (deleted or reordered)"),
+        (3, 4, "row 4 follows a row that is no longer in the table: deleted before it (after row 2)"),
+        (1, 2, "row 2 follows a row that is no longer in the table: deleted before it (after the start of the log)"),
     ],
 )
 async def test_a_deleted_row_is_named(log: AuditLog, store: Store, deleted: int, broken: int, reason: str) -> None:
@@ -248,20 +258,23 @@ async def test_a_deleted_row_is_named(log: AuditLog, store: Store, deleted: int,
     await behind_the_bots_back(store.engine, text("DELETE FROM audit_log WHERE seq = :seq"), {"seq": deleted})
 
     result = await log.verify()
-    assert (result.ok, result.broken_seq, result.reason, result.checked) == (False, broken, reason, deleted - 1)
+    assert (result.ok, result.broken_seq, result.case, result.checked) == (False, broken, "missing", deleted - 1)
+    assert result.reason == reason
 
 
-async def test_a_row_that_does_not_follow_its_predecessor_is_named(log: AuditLog, store: Store) -> None:
-    """A row whose own hash was recomputed after an edit still breaks the link to the next row."""
+async def test_a_row_rehashed_without_the_key_is_named(log: AuditLog, store: Store) -> None:
+    """A row whose hash was recomputed the documented pre-0007 way (plain SHA-256) after an edit."""
     for i in range(3):
         await log.append(event(detail=f"step {i}"))
     async with store.engine.connect() as conn:
         row_2 = dict((await conn.execute(select(audit_log).where(audit_log.c.seq == 2))).one()._mapping)
-    forged = {"detail": "nothing happened", "hash": documented_hash({**row_2, "detail": "nothing happened"})}
+    forged = {"detail": "nothing happened", "hash": plain_sha({**row_2, "detail": "nothing happened"})}
 
     await behind_the_bots_back(store.engine, update(audit_log).where(audit_log.c.seq == 2).values(**forged))
 
-    assert (await log.verify()).reason == "row 3 does not follow row 2 (deleted or reordered)"
+    result = await log.verify()
+    assert (result.broken_seq, result.case) == (2, "re-chained")
+    assert result.reason == "row 2 was re-chained without the key: its hash was recomputed"
 
 
 async def test_postgresql_refuses_update_delete_and_truncate(pg_store: Store) -> None:
@@ -419,15 +432,29 @@ def test_cli_verify_exits_1_naming_the_edited_row(cli_db: str) -> None:
     result = run_cli("audit", "verify")
 
     assert result.exit_code == 1
-    assert "row 2 was edited" in result.output
+    assert result.output.startswith("audit log broken (edited): row 2 was edited")
+    assert result.output.endswith("the 1 row(s) before it are intact\n")
 
 
 def _ok(checked: int) -> VerifyResult:
-    return VerifyResult(ok=True, checked=checked, broken_seq=None, reason=None)
+    return VerifyResult(ok=True, checked=checked, broken_seq=None, reason=None, case=None, unkeyed_rows=0)
 
 
-def documented_hash(row: Mapping[str, Any]) -> str:
-    """A row's hash as bot/store/audit.py documents it, computed independently of the bot's code."""
+def documented_key_id(secret: str) -> str:
+    return hmac.new(secret.encode(), b"crashloop audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+def documented_hash(secret: str, row: Mapping[str, Any]) -> str:
+    """A row's keyed hash as bot/store/audit_chain.py documents it, computed independently of the bot's code."""
+    row_key = hmac.new(secret.encode(), b"crashloop audit row", hashlib.sha256).digest()
+    values = {column: value for column, value in row.items() if column not in ("seq", "prev_hash", "hash")}
+    values["at"] = values["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(row_key, (row["prev_hash"] + canonical).encode(), hashlib.sha256).hexdigest()
+
+
+def plain_sha(row: Mapping[str, Any]) -> str:
+    """What someone without the key can compute: the pre-0007 plain SHA-256 of the row."""
     values = {column: value for column, value in row.items() if column not in ("prev_hash", "hash")}
     values["at"] = values["at"].astimezone(UTC).isoformat(timespec="microseconds")
     canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
