@@ -6,9 +6,12 @@ except this command and the tests (`.importlinter`).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
+
+EXIT_NOT_INSTALLED = 2  # as for anything else that does not exist here (bot.cli.main.EXIT_NOT_FOUND)
 
 
 @click.command(epilog="\b\nExamples:\n  crashloop demo\n  crashloop demo --scenario ledger-api --scenario search")
@@ -19,10 +22,12 @@ def demo(scenarios: tuple[str, ...], workdir: Path | None) -> None:
     try:  # loads only when the demo runs
         from bot.devtools.simcluster.scenarios import scenario_names
     except ModuleNotFoundError as exc:  # the production image leaves bot/devtools and its jsonpatch out
-        raise click.ClickException(
-            f"the demo needs the development tools, which this installation leaves out ({exc.name} is missing): "
-            "run it from a source checkout with `pip install -e '.[devtools]'`, or `make demo`"
-        ) from None
+        click.echo(
+            f"Error: the demo needs the development tools, which this installation leaves out ({exc.name} is "
+            "missing): run it from a source checkout with `pip install -e '.[devtools]'`, or `make demo`",
+            err=True,
+        )
+        sys.exit(EXIT_NOT_INSTALLED)
 
     unknown = [s for s in scenarios if s not in scenario_names()]
     if unknown:

@@ -25,7 +25,8 @@ _CONTEXT_FIELDS = (
 )
 # Warnings that describe our deliberate set-up, not a problem: Bolt warns that the SLACK_BOT_TOKEN it reads from
 # the environment is unused because the app passes its own client (which carries that very token).
-_EXPECTED_WARNINGS = {"slack_bolt.AsyncApp": ("As you gave `client` as well, `token` will be unused.",)}
+_TOKEN_UNUSED = ("As you gave `client` as well, `token` will be unused.",)
+_EXPECTED_WARNINGS = {"slack_bolt.AsyncApp": _TOKEN_UNUSED, "crashloop.bolt": _TOKEN_UNUSED}
 
 
 class JsonFormatter(logging.Formatter):
