@@ -17,7 +17,7 @@ from tests.corpus.runner import Case, Outcome, clusters, load_cases, score, tria
 
 TARGET = 0.95
 MIN_CASES = 80
-SUBPROCESS_SAMPLE = 3  # each process pays the CLI's start-up (~2 s of CPU); in-process runs cover the rest
+SUBPROCESS_SAMPLE = 2  # each process pays the CLI start-up (~2.5 s of CPU); in-process runs cover the rest
 
 
 @pytest.fixture(scope="module")
