@@ -174,7 +174,7 @@ def test_secrets_are_files_from_existing_secrets_never_rendered(shape: str) -> N
     objects = chart(shape)
     assert not find(objects, "Secret")
     files = _secret_files(objects)
-    expected = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CRASHLOOP_WEBHOOK_TOKEN"}
+    expected = {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CRASHLOOP_WEBHOOK_TOKEN", "CRASHLOOP_AUDIT_KEY"}
     expected |= {"CRASHLOOP_DATABASE_URL"} if shape == "ha" else set()
     assert set(files) == expected
     assert {secret for secret, _ in files.values()} == {"crashloop-bot"}
