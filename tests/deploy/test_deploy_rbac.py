@@ -27,6 +27,7 @@ from typing import Any
 
 import kubernetes.client
 import pytest
+import yaml
 
 from bot.core.config import LeaderElection
 from tests.deploy.deploytools import (
@@ -39,9 +40,11 @@ from tests.deploy.deploytools import (
     KubeObject,
     chart,
     find,
+    helm,
     load_yaml,
     one,
     overlay,
+    run,
 )
 
 Triple = tuple[str, str, str]  # (apiGroup, resource, verb)
@@ -409,3 +412,33 @@ def test_no_cluster_wide_secrets_grant(rendered: tuple[KubeObject, ...]) -> None
         rules = _rules_of(rendered, binding["roleRef"]["name"])
         if any("secrets" in rule.get("resources", []) for rule in rules):
             assert binding["kind"] == "RoleBinding", f"{binding['metadata']['name']}: secrets granted cluster-wide"
+
+
+def _chart_with(*args: str) -> tuple[KubeObject, ...]:
+    out = run([helm(), "template", "crashloop-bot", str(CHART), "-n", NAMESPACE, *args]).stdout
+    return tuple(doc for doc in yaml.safe_load_all(out) if doc)
+
+
+def test_the_chart_generates_the_secret_roles_from_the_embedded_config() -> None:
+    """A namespace added to any environment of the `config` value gets its Role; a repeated one gets one only."""
+    staging = '{"namespaces": ["stage", "shop"], "channel": "C0STAGING1", "cluster_label": "stg"}'
+    objects = _chart_with(
+        *("--set-json", f"config.environments.staging={staging}"),
+        *("--set", "config.environments.cluster.cluster_label=prod"),
+    )
+    for kind in ("Role", "RoleBinding"):
+        found = find(objects, kind, "crashloop-bot-secret-refs")
+        assert sorted(o["metadata"]["namespace"] for o in found) == ["payments", "shop", "stage"], kind
+
+
+def test_with_check_secrets_off_nothing_grants_secrets() -> None:
+    objects = _chart_with("--set", "config.triage.check_secrets=false")
+    assert not find(objects, "Role", "crashloop-bot-secret-refs")
+    assert not find(objects, "RoleBinding", "crashloop-bot-secret-refs")
+    assert not any(
+        "secrets" in rule.get("resources", [])
+        for role in find(objects, "ClusterRole") + find(objects, "Role")
+        for rule in role.get("rules") or []
+    )
+    config = yaml.safe_load(one(objects, "ConfigMap")["data"]["crashloop.yaml"])
+    assert config["triage"]["check_secrets"] is False, "the bot is told too, so it never calls `get secrets`"
