@@ -35,6 +35,11 @@ QUANTITY: Schema = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|M
 LABELS: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
 FREE_OBJECT: Schema = {"type": "object"}
 DNS_LABEL: Schema = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
+DNS_SUBDOMAIN: Schema = {
+    "type": "string",
+    "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    "maxLength": 253,
+}
 
 
 def _resources() -> Schema:
@@ -74,7 +79,19 @@ def chart_values(config_schema: Schema) -> Schema:
                 required=("type",),
             ),
             "leaderElection": strict({"leaseName": DNS_LABEL}),
-            "rbac": strict({"actionNamespaces": {"type": "array", "items": DNS_LABEL, "uniqueItems": True}}),
+            "rbac": strict(
+                {
+                    "actionNamespaces": {"type": "array", "items": DNS_LABEL, "uniqueItems": True},
+                    "admissionPolicy": strict(
+                        {
+                            "enabled": BOOL,
+                            # ServiceAccount names (DNS subdomains): they are written into a CEL list literal.
+                            "allowedServiceAccounts": {"type": "array", "items": DNS_SUBDOMAIN, "uniqueItems": True},
+                        },
+                        required=("enabled", "allowedServiceAccounts"),
+                    ),
+                }
+            ),
             "config": config_schema,
             "resources": _resources(),
             "service": strict({"port": PORT}),

@@ -143,6 +143,9 @@ class Triage(_Strict):
     max_pods: int = Field(5, ge=1, le=50, description="crashing pods whose logs and events are read")
     fresh_release_minutes: int = Field(120, ge=1, description="a revision this young that crashes is rolled back first")
     signatures: list[SignatureConfig] = Field(default_factory=list, description="in-house failure signatures")
+    # False: triage never calls `get secrets` (the RBAC may then drop the per-namespace secret-refs Roles) and
+    # reports the Secret references as not checked.
+    check_secrets: bool = Field(True, description="check that Secrets the pod template references exist")
 
     @field_validator("signatures")
     @classmethod

@@ -51,6 +51,7 @@ class GatherSettings:
     log_tail_lines: int = 200
     log_max_bytes: int = 64 * 1024
     max_pods: int = 5
+    check_secrets: bool = True  # False: no `get secrets` (RBAC may not grant it); Secret refs say "not checked"
 
 
 async def gather(
@@ -68,7 +69,7 @@ async def gather(
     """
     workload = parse_workload(located.kind, located.obj)
     focus_pod = focus_pod or (located.pod or {}).get("metadata", {}).get("name")
-    pods_call, other_calls, keys = _round_two(kube, reader, located, workload)
+    pods_call, other_calls, keys = _round_two(kube, reader, located, workload, check_secrets=settings.check_secrets)
     if kube.sequential:  # the benchmark's baseline: every call after the previous one
         pods_raw = await pods_call
         others_task: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
@@ -111,7 +112,7 @@ async def gather(
 
 
 def _round_two(
-    kube: AsyncKube, reader: KubeReader, located: Located, workload: Workload
+    kube: AsyncKube, reader: KubeReader, located: Located, workload: Workload, *, check_secrets: bool
 ) -> tuple[Awaitable[Any], list[Awaitable[Any]], list[tuple[str, str]]]:
     """The pod list, and the other reads of round 2 (history, events, service accounts, each referenced object)."""
     ns, name, kind = workload.namespace, workload.name, located.kind
@@ -129,8 +130,21 @@ def _round_two(
         kube.attempt(f"list serviceaccounts in {ns}", reader.list_service_accounts, ns),
     ]
     keys = sorted({(r.kind, r.name) for c in workload.containers for r in c.refs})
-    others.extend(kube.attempt(f"get {k.lower()} {ns}/{n}", reader.exists, k, ns, n) for k, n in keys)
+    others.extend(_reference(kube, reader, ns, k, n, check_secrets=check_secrets) for k, n in keys)
     return pods, others, keys
+
+
+def _reference(
+    kube: AsyncKube, reader: KubeReader, ns: str, kind: str, name: str, *, check_secrets: bool
+) -> Awaitable[Any]:
+    """Whether a referenced Secret/ConfigMap exists: the only `get secrets` of the bot, skipped when turned off."""
+    what = f"get {kind.lower()} {ns}/{name}"
+    if kind == "Secret" and not check_secrets:
+        return _const(ReadFailure(what, _NOT_CHECKED, "Secret references are not checked (triage.check_secrets)"))
+    return kube.attempt(what, reader.exists, kind, ns, name)
+
+
+_NOT_CHECKED = "not checked: triage.check_secrets is false"
 
 
 async def _const(value: Any) -> Any:

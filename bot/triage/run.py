@@ -40,6 +40,7 @@ class Triager:
             log_tail_lines=config.triage.log_tail_lines,
             log_max_bytes=config.triage.log_max_bytes,
             max_pods=config.triage.max_pods,
+            check_secrets=config.triage.check_secrets,
         )
 
     @property

@@ -87,8 +87,11 @@ def test_overlay_renders_the_expected_objects(overlay_name: str, rendered: tuple
         "ClusterRole",
         "ClusterRoleBinding",
         "RoleBinding",
+        "Role",  # `get secrets`, one per environment namespace (and the Lease in `ha`)
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
-    expected |= {"PersistentVolumeClaim"} if overlay_name == "single" else {"Role"}
+    expected |= {"PersistentVolumeClaim"} if overlay_name == "single" else set()
     assert set(kinds) == expected
 
 
@@ -124,12 +127,19 @@ def test_strict_validation_catches_a_misspelt_field() -> None:
 
 
 def test_the_bots_own_objects_live_in_its_namespace(rendered: tuple[KubeObject, ...]) -> None:
-    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+    cluster_scoped = {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
+    in_workload_namespaces = {"crashloop-bot-actions", "crashloop-bot-secret-refs"}  # checked in test_deploy_rbac
     for obj in rendered:
         if obj["kind"] in cluster_scoped:
             assert "namespace" not in obj["metadata"]
-        elif obj["kind"] == "RoleBinding" and obj["metadata"]["name"] == "crashloop-bot-actions":
-            continue  # granted in the workloads' namespaces: test_deploy_rbac
+        elif obj["kind"] in {"Role", "RoleBinding"} and obj["metadata"]["name"] in in_workload_namespaces:
+            continue
         else:
             assert obj["metadata"].get("namespace") == NAMESPACE, f"{obj['kind']}/{obj['metadata']['name']}"
 

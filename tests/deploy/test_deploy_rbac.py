@@ -6,8 +6,9 @@ the Kubernetes client methods it references (any attribute named like a method o
 class); API_CALLS maps each to the RBAC it needs. A method whose name no module of bot/ or handlers/ references
 (dead code, today KubeReader.list_namespaces) is not counted; the match is by name, so a generic name such as
 LeaseClient.get always counts as used, which errs towards granting. Each adapter is granted through one role
-(ADAPTER_ROLES); the rendered role's rules, expanded to (apiGroup, resource, verb) triples, must equal the
-derived triples.
+(ADAPTER_ROLES), except the calls CALL_ROLES moves to a narrower one (`get secrets`: a Role in each environment
+namespace, not the cluster-wide triage role); the rendered role's rules, expanded to (apiGroup, resource, verb)
+triples, must equal the derived triples.
 
 The same checks run on both ways of installing: the Kustomize overlays and the Helm chart rendered with its
 ci/ values files (`single` and `ha` shapes), and the two must grant the very same rules.
@@ -26,6 +27,7 @@ from typing import Any
 
 import kubernetes.client
 import pytest
+import yaml
 
 from bot.core.config import LeaderElection
 from tests.deploy.deploytools import (
@@ -38,9 +40,11 @@ from tests.deploy.deploytools import (
     KubeObject,
     chart,
     find,
+    helm,
     load_yaml,
     one,
     overlay,
+    run,
 )
 
 Triple = tuple[str, str, str]  # (apiGroup, resource, verb)
@@ -92,8 +96,13 @@ ADAPTER_ROLES = {
     "KubeWriter": "crashloop-bot-actions",
     "LeaseClient": "crashloop-bot-leader-election",
 }
+# Calls granted through another role than their adapter's: Secrets are read only in the environments' namespaces.
+CALL_ROLES: dict[Triple, str] = {("", "secrets", "get"): "crashloop-bot-secret-refs"}
+# Roles that exist once per namespace of crashloop.yaml's environments (a Role + RoleBinding each).
+PER_NAMESPACE_ROLES = {"crashloop-bot-secret-refs"}
 ROLE_OVERLAYS = {
     "crashloop-bot-triage": {"single", "ha"},
+    "crashloop-bot-secret-refs": {"single", "ha"},
     "crashloop-bot-actions": {"single", "ha"},
     # With SQLite the one replica is its own leader and never touches a Lease (see test below).
     "crashloop-bot-leader-election": {"ha"},
@@ -181,22 +190,34 @@ def derived_grants() -> dict[str, frozenset[Triple]]:
     unknown_adapters = set(adapters) - set(ADAPTER_ROLES)
     assert not unknown_adapters, f"bot/kube/client.py: new adapter(s) {unknown_adapters}: map them in ADAPTER_ROLES"
     used = _referenced_attributes()
-    grants: dict[str, set[Triple]] = {role: set() for role in ADAPTER_ROLES.values()}
+    grants: dict[str, set[Triple]] = {role: set() for role in [*ADAPTER_ROLES.values(), *CALL_ROLES.values()]}
     for adapter, methods in adapters.items():
         for method, calls in methods.items():
             if method not in used:
                 continue  # dead code: nothing calls it, so nothing is granted for it
             unknown = calls - set(API_CALLS)
             assert not unknown, f"{adapter}.{method} calls {unknown}: add them to API_CALLS and decide the grant"
-            grants[ADAPTER_ROLES[adapter]] |= {t for c in calls if (t := API_CALLS[c]) is not None}
+            for triple in (t for c in calls if (t := API_CALLS[c]) is not None):
+                grants[CALL_ROLES.get(triple, ADAPTER_ROLES[adapter])].add(triple)
     return {role: frozenset(triples) for role, triples in grants.items()}
 
 
 def _rules_of(rendered: tuple[KubeObject, ...], name: str) -> list[dict[str, Any]]:
+    """The rules of the role `name`; a per-namespace role must have the very same rules in every namespace."""
     roles = find(rendered, "ClusterRole", name) + find(rendered, "Role", name)
-    assert len(roles) == 1, f"one role named {name}"
+    if name in PER_NAMESPACE_ROLES:
+        assert roles, f"no role named {name}"
+        assert all(r["kind"] == "Role" for r in roles), f"{name}: namespaced Roles only"
+        assert all(r["rules"] == roles[0]["rules"] for r in roles), f"{name}: the same rules in every namespace"
+    else:
+        assert len(roles) == 1, f"one role named {name}"
     rules: list[dict[str, Any]] = roles[0].get("rules") or []
     return rules
+
+
+def _configured_namespaces() -> set[str]:
+    config = load_yaml(DEPLOY / "base" / "crashloop.yaml")
+    return {ns for env in config["environments"].values() for ns in env["namespaces"]}
 
 
 def _triples(rules: list[dict[str, Any]]) -> set[Triple]:
@@ -224,6 +245,9 @@ def test_the_derivation_sees_the_calls_of_every_adapter() -> None:
     assert ("coordination.k8s.io", "leases", "update") in grants["crashloop-bot-leader-election"], (
         "bot/kube/client.py LeaseClient (leader election) is expected: replace_namespaced_lease → leases update"
     )
+    # KubeReader.exists("Secret") needs `get secrets`: granted per namespace, never by the cluster-wide triage role.
+    assert ("", "secrets", "get") in grants["crashloop-bot-secret-refs"]
+    assert not any(resource == "secrets" for _, resource, _ in grants["crashloop-bot-triage"])
     # KubeReader.list_namespaces exists but nothing calls it: namespaces are not listed, so not granted.
     assert ("", "namespaces", "list") not in grants["crashloop-bot-triage"]
 
@@ -288,8 +312,7 @@ def test_no_cluster_wide_write(rendered: tuple[KubeObject, ...]) -> None:
 
 
 def test_changes_are_granted_only_in_the_configured_namespaces(rendered: tuple[KubeObject, ...]) -> None:
-    config = load_yaml(DEPLOY / "base" / "crashloop.yaml")
-    configured = {ns for env in config["environments"].values() for ns in env["namespaces"]}
+    configured = _configured_namespaces()
     actions = [b for b in _bindings(rendered) if b["roleRef"]["name"] == "crashloop-bot-actions"]
     assert all(b["kind"] == "RoleBinding" for b in actions)
     assert {b["metadata"]["namespace"] for b in actions} == configured
@@ -332,9 +355,9 @@ def test_the_chart_and_kustomize_grant_the_same_rules_to_the_same_subjects(shape
     """Two ways of installing, one RBAC: role by role, binding by binding."""
     kustomize, helm_chart = overlay(shape), chart(shape)
 
-    def roles(objects: tuple[KubeObject, ...]) -> dict[tuple[str, str], set[tuple[Triple, tuple[str, ...]]]]:
+    def roles(objects: tuple[KubeObject, ...]) -> dict[tuple[str, str, str], set[tuple[Triple, tuple[str, ...]]]]:
         return {
-            (r["kind"], r["metadata"]["name"]): {
+            (r["kind"], r["metadata"]["name"], r["metadata"].get("namespace", "")): {
                 (t, tuple(rule.get("resourceNames", []))) for rule in r.get("rules") or [] for t in _triples([rule])
             }
             for r in find(objects, "ClusterRole") + find(objects, "Role")
@@ -360,3 +383,62 @@ def test_all_rbac_lives_in_deploy_rbac() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         assert not any(k in text for k in kinds), f"RBAC outside deploy/rbac: {path}"
+
+
+# --- Secrets: only in the environments' namespaces ---------------------------------------------------------------
+
+
+def test_secrets_are_read_only_in_the_configured_namespaces(rendered: tuple[KubeObject, ...]) -> None:
+    """One Role + RoleBinding per namespace of crashloop.yaml's environments, and nowhere else."""
+    configured = _configured_namespaces()
+    roles = find(rendered, "Role", "crashloop-bot-secret-refs")
+    assert {r["metadata"]["namespace"] for r in roles} == configured
+    assert len(roles) == len(configured)
+    for role in roles:
+        assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+    bindings = [b for b in _bindings(rendered) if b["roleRef"]["name"] == "crashloop-bot-secret-refs"]
+    assert {b["metadata"]["namespace"] for b in bindings} == configured
+    assert len(bindings) == len(configured)
+    for binding in bindings:
+        assert binding["kind"] == "RoleBinding"
+        assert binding["roleRef"]["kind"] == "Role", "bound to the Role of its own namespace"
+
+
+def test_no_cluster_wide_secrets_grant(rendered: tuple[KubeObject, ...]) -> None:
+    for role in find(rendered, "ClusterRole"):
+        resources = {r for rule in role.get("rules") or [] for r in rule.get("resources", [])}
+        assert "secrets" not in resources, f"ClusterRole {role['metadata']['name']} grants secrets"
+    for binding in _bindings(rendered):
+        rules = _rules_of(rendered, binding["roleRef"]["name"])
+        if any("secrets" in rule.get("resources", []) for rule in rules):
+            assert binding["kind"] == "RoleBinding", f"{binding['metadata']['name']}: secrets granted cluster-wide"
+
+
+def _chart_with(*args: str) -> tuple[KubeObject, ...]:
+    out = run([helm(), "template", "crashloop-bot", str(CHART), "-n", NAMESPACE, *args]).stdout
+    return tuple(doc for doc in yaml.safe_load_all(out) if doc)
+
+
+def test_the_chart_generates_the_secret_roles_from_the_embedded_config() -> None:
+    """A namespace added to any environment of the `config` value gets its Role; a repeated one gets one only."""
+    staging = '{"namespaces": ["stage", "shop"], "channel": "C0STAGING1", "cluster_label": "stg"}'
+    objects = _chart_with(
+        *("--set-json", f"config.environments.staging={staging}"),
+        *("--set", "config.environments.cluster.cluster_label=prod"),
+    )
+    for kind in ("Role", "RoleBinding"):
+        found = find(objects, kind, "crashloop-bot-secret-refs")
+        assert sorted(o["metadata"]["namespace"] for o in found) == ["payments", "shop", "stage"], kind
+
+
+def test_with_check_secrets_off_nothing_grants_secrets() -> None:
+    objects = _chart_with("--set", "config.triage.check_secrets=false")
+    assert not find(objects, "Role", "crashloop-bot-secret-refs")
+    assert not find(objects, "RoleBinding", "crashloop-bot-secret-refs")
+    assert not any(
+        "secrets" in rule.get("resources", [])
+        for role in find(objects, "ClusterRole") + find(objects, "Role")
+        for rule in role.get("rules") or []
+    )
+    config = yaml.safe_load(one(objects, "ConfigMap")["data"]["crashloop.yaml"])
+    assert config["triage"]["check_secrets"] is False, "the bot is told too, so it never calls `get secrets`"

@@ -48,3 +48,17 @@ app.kubernetes.io/part-of: crashloop-bot
 {{- $_ := set $config "leader_election" (mergeOverwrite (default (dict) (get $config "leader_election")) $lease) -}}
 {{- toYaml $config -}}
 {{- end -}}
+
+{{/* The namespaces of config.environments, sorted and without repeats, as a JSON list. */}}
+{{- define "crashloop-bot.environmentNamespaces" -}}
+{{- $namespaces := list -}}
+{{- range $name, $env := .Values.config.environments -}}
+{{- $namespaces = concat $namespaces (default (list) $env.namespaces) -}}
+{{- end -}}
+{{- $namespaces | uniq | sortAlpha | toJson -}}
+{{- end -}}
+
+{{/* The username the API server gives requests made with this release's ServiceAccount token. */}}
+{{- define "crashloop-bot.username" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "crashloop-bot.fullname" .) -}}
+{{- end -}}
