@@ -10,6 +10,7 @@ the incident's state; a triage that fails is said in the thread instead of being
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -27,6 +28,7 @@ from bot.slack import incident_message
 from bot.slack.blocks import context, escape, section
 from bot.slack.client import SlackOut, SlackSendError
 from bot.store import Store
+from bot.store.instances import CLAIM_LEASE, HEARTBEAT_SECONDS
 from bot.store.rows import AlertRow, IncidentRow
 from bot.triage.locate import WorkloadNotFound
 from bot.triage.run import Triager, TriageResult
@@ -41,13 +43,14 @@ class WorkerSettings:
     """How the incident queue works."""
 
     batch: int = 500
-    lease: timedelta = timedelta(seconds=120)
+    lease: timedelta = CLAIM_LEASE  # renewed by the heartbeat while the claiming instance lives
     poll_seconds: float = 2.0
     max_attempts: int = 10
     retriage_seconds: float = 30.0  # re-triage an open incident at most this often when nothing new fires
     retriage_min_seconds: float = 5.0  # …and at most this often when new alerts fire
     update_interval: float = 2.0  # at most one chat.update of a root message per this many seconds (storms)
     concurrency: int = 4
+    heartbeat_seconds: float = HEARTBEAT_SECONDS  # how often this instance says it is alive (see store.instances)
 
 
 def _ctx(incident: IncidentRow) -> dict[str, Any]:
@@ -92,7 +95,46 @@ class IncidentWorker:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain until `stop` is set; the batch in hand is finished first (graceful shutdown)."""
+        """Drain until `stop` is set; the batch in hand is finished first (graceful shutdown).
+
+        The process's instance is registered first (taking over what a dead previous incarnation on this host
+        held) and beats alongside; on a graceful stop what it still holds is released at once.
+        """
+        await self._register()
+        heartbeat = asyncio.create_task(self._heartbeat(stop), name="instance-heartbeat")
+        try:
+            await self._loop(stop)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            with contextlib.suppress(Exception):
+                await self.store.instances.unregister()
+
+    async def _register(self) -> None:
+        for attempt in range(30):
+            try:
+                taken = await self.store.instances.register()
+            except Exception as exc:  # the database may still be starting; the webhook answers 503 meanwhile
+                log.warning("could not register this instance (%s); retrying", exc)
+                await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))
+                continue
+            if taken:
+                log.info("took over the work of %d dead instance(s) of this host", len(taken))
+            return
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                if await self.store.instances.beat():
+                    log.info("took over the work of dead instance(s)")
+                    self.wake()
+            except Exception as exc:  # recorded for /readyz by the store; the next beat tries again
+                log.warning("heartbeat failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.heartbeat_seconds)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self.drain_once()
@@ -376,11 +418,23 @@ class IncidentWorker:
         if incident.root_ts and not incident.root_ts.startswith("claim:"):
             await self.slack.update(channel, incident.root_ts, payload["text"], payload["blocks"], payload["metadata"])
             return incident
-        claim = f"claim:{time.time():.0f}"
-        if not await self.store.claim_root_post(incident.id, claim, stale=incident.root_ts):
+        abandoned = await self.store.root_claim_abandoned(incident.root_ts)
+        stale = incident.root_ts if abandoned else None
+        if not await self.store.claim_root_post(incident.id, self.store.root_claim(), stale=stale):
             raise _PostedElsewhere  # another replica is posting it: try again once it has
+        # after an abandoned claim (its holder died, maybe after posting) or a failed attempt, the message may
+        # exist: look for it before posting
+        look_first = abandoned or incident.sync_attempts > 0 or incident.slack_error is not None
         try:
-            ts = await self.slack.post(channel, payload["text"], payload["blocks"], metadata=payload["metadata"])
+            ts = await self.slack.post_unique(
+                channel,
+                payload["text"],
+                payload["blocks"],
+                metadata=payload["metadata"],
+                is_it=incident_message.is_root_of(incident.id),
+                since=incident.opened_at.timestamp() - 60,
+                look_first=look_first,
+            )
         except SlackSendError:
             await self.store.update_incident(incident.id, root_ts=None)
             raise

@@ -1,48 +1,49 @@
 """The Store: one async SQLAlchemy engine and the operations the bot needs, on SQLite or PostgreSQL.
 
 Writes that must be exactly-once across retries and replicas are single statements the database arbitrates:
-alert intake inserts with ON CONFLICT DO NOTHING on the dedupe key, incidents open under a unique key,
-pending alerts are claimed with a lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+alert intake inserts with ON CONFLICT DO NOTHING on the dedupe key (group-committed, see `intake`), incidents
+open under a unique key, pending alerts are claimed by this process's instance (and `FOR UPDATE SKIP LOCKED` on
+PostgreSQL) — a dead instance's claims are taken over within seconds (see `instances`).
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, event, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.store.changes import ChangeStore
+from bot.store.changes import ChangeRow, ChangeStore
+from bot.store.instances import Instances
+from bot.store.intake import GroupCommit, StoreUnavailable
 from bot.store.rows import AlertRow, IncidentRow, ProposalRow
 from bot.store.schema import alerts, incidents, proposals
 from runbooks.alerts import Alert
 
-
-class StoreUnavailable(Exception):
-    """The database could not take a write the caller must not pretend succeeded."""
+__all__ = ["Store", "StoreUnavailable", "make_engine"]
+BUSY_TIMEOUT = 5.0  # seconds a SQLite write waits for a lock before failing (a webhook then answers 503)
+ROOT_CLAIM_SECONDS = 120  # a root-post claim whose holder is alive is taken over only after this long
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, busy_timeout: float = BUSY_TIMEOUT) -> AsyncEngine:
+    """An engine for `url`; SQLite gets WAL, a bounded busy timeout and foreign keys."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.close()
 
         return engine
@@ -52,11 +53,19 @@ def make_engine(url: str) -> AsyncEngine:
 class Store:
     """Every SQL operation of the bot. Create with `Store(url)`, `await store.close()` at shutdown."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_timeout)
         self.dialect = self.engine.dialect.name
-        self.changes = ChangeStore(self.engine)
+        self.instances = Instances(self.engine)
+        self.changes = ChangeStore(self.engine, instance_id=self.instances.id)
+        self._intake = GroupCommit(self.engine, self._insert, self._note_write)
+
+    def _note_write(self, error: str | None) -> None:
+        if error is None:
+            self.instances.health.ok()
+        else:
+            self.instances.health.failed(error)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -71,24 +80,13 @@ class Store:
     # --- alerts --------------------------------------------------------------------------------------------
 
     async def add_alerts(self, batch: Sequence[Alert], now: datetime | None = None) -> tuple[int, int]:
-        """Persist a delivery in one transaction; returns (new, duplicates). Committed when this returns."""
-        now = now or utcnow()
-        new = 0
-        try:
-            async with self.engine.begin() as conn:
-                for alert in batch:
-                    stmt = (
-                        self._insert(alerts)
-                        .values(**_alert_values(alert, now))
-                        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    )
-                    new += (await conn.execute(stmt)).rowcount or 0
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
-        return new, len(batch) - new
+        """Persist a delivery (redacted; group-committed with concurrent ones); returns (new, duplicates).
+
+        Committed when this returns; StoreUnavailable when it was not."""
+        return await self._intake.add(batch, now)
 
     async def claim_alerts(self, limit: int, lease: timedelta, now: datetime | None = None) -> list[AlertRow]:
-        """Pending alerts due now, leased to the caller so no other worker takes them meanwhile."""
+        """Pending alerts due now, claimed by this instance: no other worker takes them while it beats."""
         now = now or utcnow()
         async with self.engine.begin() as conn:
             query = (
@@ -103,7 +101,11 @@ class Store:
             ids = [r.id for r in await conn.execute(query)]
             if not ids:
                 return []
-            await conn.execute(update(alerts).where(alerts.c.id.in_(ids)).values(claimed_until=now + lease))
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(ids))
+                .values(claimed_until=now + lease, claimed_by=self.instances.id)
+            )
             rows = await conn.execute(select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id))
             return [_alert_row(r) for r in rows]
 
@@ -128,6 +130,7 @@ class Store:
                     error=error,
                     processed_at=utcnow(),
                     claimed_until=None,
+                    claimed_by=None,
                 )
             )
 
@@ -138,7 +141,13 @@ class Store:
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)))
-                .values(attempts=alerts.c.attempts + 1, error=error, next_attempt_at=now + delay, claimed_until=None)
+                .values(
+                    attempts=alerts.c.attempts + 1,
+                    error=error,
+                    next_attempt_at=now + delay,
+                    claimed_until=None,
+                    claimed_by=None,
+                )
             )
             result = await conn.execute(
                 update(alerts)
@@ -217,14 +226,31 @@ class Store:
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)
 
+    def root_claim(self) -> str:
+        """A claim on posting a root message, naming this instance: `claim:<instance>:<unix time>`."""
+        return f"claim:{self.instances.id}:{datetime.now(UTC).timestamp():.0f}"
+
+    async def root_claim_abandoned(self, claim: str | None) -> bool:
+        """Whether a root-post claim was left by a dead instance (or is older than ROOT_CLAIM_SECONDS)."""
+        if not claim or not claim.startswith("claim:"):
+            return False
+        holder, _, at = claim.removeprefix("claim:").rpartition(":")
+        try:
+            age = datetime.now(UTC).timestamp() - float(at)
+        except ValueError:
+            return True
+        if age > ROOT_CLAIM_SECONDS:
+            return True
+        return bool(holder) and holder != self.instances.id and not await self.instances.is_alive(holder)
+
     async def claim_root_post(self, incident_id: int, claim: str, stale: str | None = None) -> bool:
         """Whether this caller may post the incident's root message (one caller at a time, and only once).
 
-        `stale` is a previous claim (`claim:<unix time>`) that may be taken over once it is older than 2 minutes:
-        its holder died between claiming and posting.
+        `stale` is a previous claim the caller found abandoned (`root_claim_abandoned`): its holder died between
+        claiming and saving the posted message's ts, so the message may exist — the caller looks before posting.
         """
         free: ColumnElement[bool] = incidents.c.root_ts.is_(None)
-        if stale and stale.startswith("claim:") and time.time() - float(stale.split(":", 1)[1]) > 120:
+        if stale and stale.startswith("claim:"):
             free = or_(free, incidents.c.root_ts == stale)
         async with self.engine.begin() as conn:
             result = await conn.execute(
@@ -259,6 +285,10 @@ class Store:
                 query = query.where(incidents.c.status == status)
             return [_incident_row(r) for r in await conn.execute(query)]
 
+    async def abandoned_changes(self, *, unowned_after: timedelta = timedelta(minutes=5)) -> list[ChangeRow]:
+        """Changes left in `applying` by an instance that is no longer alive: the guard settles these at once."""
+        return await self.changes.abandoned_applying(await self.instances.live(), unowned_after=unowned_after)
+
     # --- proposals -----------------------------------------------------------------------------------------
 
     async def add_proposal(self, *, ttl: timedelta, **values: Any) -> ProposalRow:
@@ -283,27 +313,6 @@ class Store:
                 .values(used_at=now, used_by=user)
             )
             return bool(result.rowcount)
-
-
-def _alert_values(alert: Alert, now: datetime) -> dict[str, Any]:
-    return {
-        "dedupe_key": alert.dedupe_key,
-        "source": alert.source,
-        "status": alert.status,
-        "alertname": alert.name[:200],
-        "fingerprint": alert.fingerprint[:64],
-        "starts_at": alert.starts_at,
-        "ends_at": alert.ends_at,
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "generator_url": alert.generator_url,
-        "group_key": alert.group_key,
-        "sample_log": alert.sample_log,
-        "received_at": now,
-        "state": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-    }
 
 
 def _alert_row(row: Row[Any]) -> AlertRow:

@@ -13,9 +13,9 @@ T0 = datetime(2026, 11, 9, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
 
 
-async def test_migration_0004_is_the_head(store: Store) -> None:
-    assert head_revision() == "0004"
-    assert await current_revision(store.engine) == "0004"
+async def test_migration_0006_is_the_head(store: Store) -> None:
+    assert head_revision() == "0006"
+    assert await current_revision(store.engine) == "0006"
 
 
 async def test_samples_round_trip_and_filter(store: Store) -> None:

@@ -195,9 +195,14 @@ async def test_slack_refusing_keeps_the_incident_and_posts_once_slack_recovers(b
     bot.worker.wake()
     [root] = await eventually(bot.roots)
     assert root.metadata["event_payload"]["workload"] == "ledger-api"
-    synced = await bot.services.store.get_incident(incident.id)
-    assert synced is not None
-    assert (synced.needs_sync, synced.slack_error, synced.root_ts) == (0, None, root.ts)
+
+    async def synced() -> object:
+        now = await bot.services.store.get_incident(incident.id)
+        return now is not None and now.needs_sync == 0 and now
+
+    done = await eventually(synced)
+    assert (done.needs_sync, done.slack_error, done.root_ts) == (0, None, root.ts)
+    assert len(bot.roots()) == 1
 
 
 async def _incident_with_error(bot: Bot):  # type: ignore[no-untyped-def]
