@@ -35,7 +35,7 @@ from bot.store.audit import AuditLog
 from bot.store.migrate import upgrade
 from bot.triage.run import Triager
 from bot.wiring import SERVICES, Services
-from handlers import alerts, health, slack_actions, slack_commands
+from handlers import alerts, health, slack_actions, slack_commands, slack_events
 
 log = logging.getLogger("crashloop.app")
 
@@ -65,7 +65,8 @@ def build_app(config: Config, settings: Settings, options: AppOptions | None = N
     app.cleanup_ctx.append(reports_cleanup_ctx(_report_context))
     if options.socket_mode:
         app.cleanup_ctx.append(_socket_mode(settings))
-    app.add_routes([*health.routes(), *alerts.routes(), web.post("/slack/events", _slack_events)])
+    slack_route = web.post("/slack/events", slack_events.hardened(_slack_events))  # checked before Bolt parses
+    app.add_routes([*health.routes(), *alerts.routes(), slack_route])
     return app
 
 

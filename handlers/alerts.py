@@ -61,11 +61,23 @@ async def _read_body(request: web.Request) -> bytes | None:
     return None if len(body) > MAX_BODY else bytes(body)
 
 
+async def _answer_and_close(request: web.Request, response: web.Response, request_id: str) -> web.Response:
+    """Send `response` and close the connection now (aiohttp would otherwise linger reading the stalled body)."""
+    response.headers["X-Request-Id"] = request_id
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()
+    return response
+
+
 async def intake(request: web.Request, source: str) -> web.Response:
     given = request.headers.get("X-Request-Id", "")
     request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
     response = await _intake(request, source, request_id)
-    response.headers["X-Request-Id"] = request_id
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
     return response
 
 
@@ -79,8 +91,7 @@ async def _intake(request: web.Request, source: str, request_id: str) -> web.Res
             body = await _read_body(request)
     except TimeoutError:
         response = _reject(services, source, 408, "body_timeout", f"the body did not arrive in {BODY_READ_TIMEOUT}s")
-        response.force_close()
-        return response
+        return await _answer_and_close(request, response, request_id)
     if body is None:
         return _reject(services, source, 413, "too_large", f"the body exceeds {MAX_BODY} bytes")
     try:
