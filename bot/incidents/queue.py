@@ -426,7 +426,7 @@ class IncidentWorker:
         # exist: look for it before posting
         look_first = abandoned or incident.sync_attempts > 0 or incident.slack_error is not None
         try:
-            ts = await self.slack.post_unique(
+            ts, adopted = await self.slack.post_unique(
                 channel,
                 payload["text"],
                 payload["blocks"],
@@ -438,7 +438,10 @@ class IncidentWorker:
         except SlackSendError:
             await self.store.update_incident(incident.id, root_ts=None)
             raise
-        return await self.store.update_incident(incident.id, root_ts=ts)
+        incident = await self.store.update_incident(incident.id, root_ts=ts)
+        if adopted:  # posted before the answer was lost: bring it up to what the incident is now
+            await self.slack.update(channel, ts, payload["text"], payload["blocks"], payload["metadata"])
+        return incident
 
     async def _reply(self, incident: IncidentRow, reply: dict[str, Any]) -> None:
         channel, ts = str(incident.channel), incident.root_ts

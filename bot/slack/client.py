@@ -138,18 +138,18 @@ class SlackOut:
         since: float,
         look_first: bool,
         attempts: int = 3,
-    ) -> str:
+    ) -> tuple[str, bool]:
         """Post a message at most once: before posting again after an uncertain outcome (and first, when
         `look_first`), look in the channel's history since `since` for a bot message whose metadata `is_it`
-        recognises, and adopt its ts."""
+        recognises, and adopt it. Returns (ts, adopted): an adopted message shows what was posted then."""
         for attempt in range(attempts):
             if look_first or attempt:
                 found = await self.find_posted(channel, is_it, since)
                 if found is not None:
                     self._metrics.slack_calls.labels("chat.postMessage", "adopted").inc()
-                    return found
+                    return found, True
             try:
-                return await self.post(channel, text, blocks, metadata=metadata)
+                return await self.post(channel, text, blocks, metadata=metadata), False
             except SlackSendError as exc:
                 if not exc.uncertain or attempt == attempts - 1:
                     raise

@@ -74,14 +74,18 @@ class Instances:
     async def register(self) -> list[str]:
         """Record this instance; release the work of this host's dead previous incarnations. Returns their ids."""
         now = _utcnow()
-        async with self.engine.begin() as conn:
-            await conn.execute(instances.delete().where(instances.c.id == self.id))
-            await conn.execute(
-                instances.insert().values(
-                    id=self.id, hostname=self.hostname, pid=self.pid, started_at=now, heartbeat_at=now
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(instances.delete().where(instances.c.id == self.id))
+                await conn.execute(
+                    instances.insert().values(
+                        id=self.id, hostname=self.hostname, pid=self.pid, started_at=now, heartbeat_at=now
+                    )
                 )
-            )
-            rows = (await conn.execute(select(instances).where(instances.c.hostname == self.hostname))).all()
+                rows = (await conn.execute(select(instances).where(instances.c.hostname == self.hostname))).all()
+        except (SQLAlchemyError, OSError) as exc:
+            self.health.failed(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            raise
         self.registered = True
         self.health.ok()
         dead = [r.id for r in rows if r.id != self.id and (r.pid == self.pid or not _pid_running(r.pid))]
