@@ -2,9 +2,10 @@
 
 Alerts are claimed from the database in batches (so a restart loses nothing), grouped by the workload they are
 about, and each group is handled under that workload's lock: triage, open or update the incident, and bring its
-Slack root message up to date. A storm for one workload therefore costs one triage and one message update per
-batch, and re-triage is throttled. Slack is brought in line afterwards and retried with backoff until it shows
-the incident's state; a triage that fails is said in the thread instead of being swallowed.
+Slack root message up to date. A storm for one workload therefore costs one triage per batch, and re-triage is
+throttled. Slack is brought in line by a loop of its own (root messages first, then updates, paced per channel),
+so recording alerts never waits for Slack, and retried with backoff until it shows the incident's state; a
+triage that fails is said in the thread instead of being swallowed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class WorkerSettings:
     batch: int = 500
     lease: timedelta = CLAIM_LEASE  # renewed by the heartbeat while the claiming instance lives
     poll_seconds: float = 2.0
+    min_pass_interval: float = 0.25  # woken by every delivery, the queue still passes at most this often
     max_attempts: int = 10
     retriage_seconds: float = 30.0  # re-triage an open incident at most this often when nothing new fires
     retriage_min_seconds: float = 5.0  # …and at most this often when new alerts fire
@@ -83,6 +85,7 @@ class IncidentWorker:
         self.config, self.store, self.triager, self.slack, self.metrics = config, store, triager, slack, metrics
         self.settings = settings or WorkerSettings()
         self._wake = asyncio.Event()
+        self._sync_wake = asyncio.Event()
         # alert groups (keyed by the workload the alerts seem to name) and incidents (keyed by the workload the
         # cluster says) each have a lock; a group's lock is always taken before an incident's
         self._group_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -94,6 +97,35 @@ class IncidentWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    async def _sync_loop(self, stop: asyncio.Event) -> None:
+        """Bring Slack in line with incidents, apart from the alert passes: a pass records alerts in SQL and
+        never waits for Slack's 1 message/s, and a storm's changes to one incident fold into one update."""
+        while not stop.is_set():
+            self._sync_wake.clear()
+            try:
+                synced = await self.sync_due()
+            except Exception:
+                log.exception("bringing Slack up to date failed; retrying")
+                synced = 0
+            if not synced:
+                waiters = [asyncio.ensure_future(self._sync_wake.wait()), asyncio.ensure_future(stop.wait())]
+                await asyncio.wait(waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters:
+                    w.cancel()
+
+    async def sync_due(self, limit: int = 50) -> int:
+        """Sync the incidents Slack is behind on (those without a root message first); returns how many."""
+        due = await self.store.incidents_to_sync(limit)
+
+        async def one(stale: IncidentRow) -> None:
+            async with self._incident_locks[stale.key]:
+                incident = await self.store.get_incident(stale.id)  # as it is now, under the lock
+                if incident is not None and incident.needs_sync:
+                    await self.sync(incident)
+
+        await asyncio.gather(*(one(stale) for stale in due))
+        return len(due)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until `stop` is set; the batch in hand is finished first (graceful shutdown).
 
@@ -102,9 +134,13 @@ class IncidentWorker:
         """
         await self._register()
         heartbeat = asyncio.create_task(self._heartbeat(stop), name="instance-heartbeat")
+        syncing = asyncio.create_task(self._sync_loop(stop), name="incident-slack-sync")
         try:
             await self._loop(stop)
         finally:
+            self._sync_wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await syncing
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
@@ -136,28 +172,29 @@ class IncidentWorker:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            started = time.monotonic()
+            self._wake.clear()  # before the pass: a delivery stored during it wakes the next one
             try:
                 await self.drain_once()
             except Exception:
                 log.exception("incident queue pass failed; retrying")
-            self._wake.clear()
+            # in a storm, let deliveries gather: one pass per interval costs a few commits, not a few per delivery
+            rest = self.settings.min_pass_interval - (time.monotonic() - started)
+            if rest > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), rest)
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:
                 w.cancel()
 
     async def drain_once(self) -> int:
-        """One pass: claim due alerts, handle them, re-sync incidents Slack is behind on. Returns alerts handled."""
+        """One pass: claim due alerts and record them on their incidents (Slack follows in `_sync_loop`)."""
         rows = await self.store.claim_alerts(self.settings.batch, self.settings.lease)
         groups = await self._group(rows)
         await asyncio.gather(*(self._guarded(key, batch) for key, batch in groups.items()))
         if self.after_pass is not None:
             await self.after_pass()
-        for stale in await self.store.incidents_to_sync(50):
-            async with self._incident_locks[stale.key]:
-                incident = await self.store.get_incident(stale.id)  # as it is now, under the lock
-                if incident is not None and incident.needs_sync:
-                    await self.sync(incident)
         self.metrics.queue_depth.set(await self.store.count_alerts("pending"))
         return len(rows)
 
@@ -191,8 +228,7 @@ class IncidentWorker:
                     log.error("%d alert(s) for %s failed for good after retries", failed, "/".join(key))
                 return
             if incident is not None:
-                async with self._incident_locks[incident.key]:
-                    await self.sync(await self.store.get_incident(incident.id) or incident)
+                self._sync_wake.set()
 
     async def handle(self, key: GroupKey, rows: list[AlertRow]) -> IncidentRow | None:
         """Record a group of alerts on its incident (in SQL); returns the incident for Slack to catch up with."""

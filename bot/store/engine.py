@@ -8,14 +8,16 @@ PostgreSQL) — a dead instance's claims are taken over within seconds (see `ins
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, event, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, case, event, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.store.changes import ChangeRow, ChangeStore
 from bot.store.instances import Instances
@@ -25,7 +27,9 @@ from bot.store.schema import alerts, incidents, proposals
 from runbooks.alerts import Alert
 
 __all__ = ["Store", "StoreUnavailable", "make_engine"]
-BUSY_TIMEOUT = 5.0  # seconds a SQLite write waits for a lock before failing (a webhook then answers 503)
+# seconds a SQLite write waits for this process's queue, then for the file lock, before failing: a webhook meeting
+# a locked database answers 503 within 2 x BUSY_TIMEOUT
+BUSY_TIMEOUT = 5.0
 ROOT_CLAIM_SECONDS = 120  # a root-post claim whose holder is alive is taken over only after this long
 
 
@@ -55,11 +59,33 @@ class Store:
 
     def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.url = url
+        self.busy_timeout = busy_timeout
         self.engine = make_engine(url, busy_timeout)
         self.dialect = self.engine.dialect.name
-        self.instances = Instances(self.engine)
+        # SQLite has one writer: writes of this process queue on an asyncio lock instead of meeting in SQLite's
+        # busy handler, which sleeps up to 100 ms between tries (the webhook p99 under load)
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self.instances = Instances(self.engine, begin=self.begin)
         self.changes = ChangeStore(self.engine, instance_id=self.instances.id)
-        self._intake = GroupCommit(self.engine, self._insert, self._note_write)
+        self._intake = GroupCommit(self.begin, self._insert, self._note_write)
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (serialised within this process on SQLite)."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self.engine.connect() as conn:  # connecting (a thread per aiosqlite connection) is not queued
+            try:  # bounded like SQLite's own wait: a write never queues for longer than the busy timeout
+                await asyncio.wait_for(self._write_lock.acquire(), self.busy_timeout)
+            except TimeoutError:
+                raise StoreUnavailable(f"another write held the database for over {self.busy_timeout}s") from None
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                self._write_lock.release()
 
     def _note_write(self, error: str | None) -> None:
         if error is None:
@@ -88,7 +114,7 @@ class Store:
     async def claim_alerts(self, limit: int, lease: timedelta, now: datetime | None = None) -> list[AlertRow]:
         """Pending alerts due now, claimed by this instance: no other worker takes them while it beats."""
         now = now or utcnow()
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             query = (
                 select(alerts.c.id)
                 .where(alerts.c.state == "pending", alerts.c.next_attempt_at <= now)
@@ -119,7 +145,7 @@ class Store:
         error: str | None = None,
     ) -> None:
         """Mark alerts processed / unroutable / failed."""
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)))
@@ -137,7 +163,7 @@ class Store:
     async def retry_alerts(self, ids: Sequence[int], error: str, delay: timedelta, max_attempts: int) -> int:
         """Put alerts back for a later attempt; those out of attempts become `failed`. Returns how many failed."""
         now = utcnow()
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)))
@@ -176,7 +202,7 @@ class Store:
         """The open incident of this workload, creating it when there is none; (row, created)."""
         now = now or utcnow()
         key = (incidents.c.environment == environment, incidents.c.namespace == namespace)
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             values: dict[str, Any] = {
                 "environment": environment,
                 "namespace": namespace,
@@ -203,7 +229,7 @@ class Store:
         values.setdefault("updated_at", utcnow())
         if values.get("status") == "resolved":
             values["open_marker"] = None
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)
@@ -213,7 +239,7 @@ class Store:
     ) -> IncidentRow:
         """Read-modify-write of an incident in one transaction (row-locked on PostgreSQL): replicas handling
         alerts of the same incident cannot overwrite each other's counts, firing set or pending replies."""
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             query = select(incidents).where(incidents.c.id == incident_id)
             if self.dialect == "postgresql":
                 query = query.with_for_update()
@@ -252,21 +278,23 @@ class Store:
         free: ColumnElement[bool] = incidents.c.root_ts.is_(None)
         if stale and stale.startswith("claim:"):
             free = or_(free, incidents.c.root_ts == stale)
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(
                 update(incidents).where(incidents.c.id == incident_id, free).values(root_ts=claim)
             )
             return bool(result.rowcount)
 
     async def incidents_to_sync(self, limit: int, now: datetime | None = None) -> list[IncidentRow]:
-        """Incidents whose Slack message is behind their state and due for another attempt."""
+        """Incidents whose Slack message is behind their state and due for another attempt; those without a
+        root message come first (in a storm, every workload is shown before any is updated)."""
         now = now or utcnow()
+        posted = case((incidents.c.root_ts.is_(None) | incidents.c.root_ts.like("claim:%"), 0), else_=1)
         async with self.engine.connect() as conn:
             query = (
                 select(incidents)
                 .where(incidents.c.needs_sync == 1)
                 .where(or_(incidents.c.next_sync_at.is_(None), incidents.c.next_sync_at <= now))
-                .order_by(incidents.c.id)
+                .order_by(posted, incidents.c.id)
                 .limit(limit)
             )
             return [_incident_row(r) for r in await conn.execute(query)]
@@ -294,7 +322,7 @@ class Store:
     async def add_proposal(self, *, ttl: timedelta, **values: Any) -> ProposalRow:
         now = utcnow()
         row = {"id": secrets.token_urlsafe(12), "created_at": now, "expires_at": now + ttl, **values}
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(proposals.insert().values(**row))
         return ProposalRow(**row)
 
@@ -306,7 +334,7 @@ class Store:
     async def use_proposal(self, proposal_id: str, user: str, now: datetime | None = None) -> bool:
         """Single use: True for the one caller that consumes an unexpired proposal."""
         now = now or utcnow()
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(
                 update(proposals)
                 .where(proposals.c.id == proposal_id, proposals.c.used_at.is_(None), proposals.c.expires_at > now)

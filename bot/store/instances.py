@@ -17,13 +17,16 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.intake import StoreUnavailable
 from bot.store.schema import alerts, instances
 
 HEARTBEAT_SECONDS = 5.0
@@ -62,8 +65,15 @@ class WriteHealth:
 class Instances:
     """This process's instance, its heartbeat, and the release of dead instances' work."""
 
-    def __init__(self, engine: AsyncEngine, *, dead_after: timedelta = DEAD_AFTER) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]] | None = None,
+        dead_after: timedelta = DEAD_AFTER,
+    ) -> None:
         self.engine = engine
+        self._begin = begin or engine.begin
         self.id = secrets.token_hex(6)  # short: it goes into a root-post claim (incidents.root_ts, 32 chars)
         self.hostname = socket.gethostname()[:253]
         self.pid = os.getpid()
@@ -75,7 +85,7 @@ class Instances:
         """Record this instance; release the work of this host's dead previous incarnations. Returns their ids."""
         now = _utcnow()
         try:
-            async with self.engine.begin() as conn:
+            async with self._begin() as conn:
                 await conn.execute(instances.delete().where(instances.c.id == self.id))
                 await conn.execute(
                     instances.insert().values(
@@ -83,7 +93,7 @@ class Instances:
                     )
                 )
                 rows = (await conn.execute(select(instances).where(instances.c.hostname == self.hostname))).all()
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, StoreUnavailable) as exc:
             self.health.failed(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
             raise
         self.registered = True
@@ -96,7 +106,7 @@ class Instances:
         """Renew the heartbeat and this instance's alert leases; release instances that stopped beating."""
         now = _utcnow()
         try:
-            async with self.engine.begin() as conn:
+            async with self._begin() as conn:
                 renewed = await conn.execute(
                     update(instances).where(instances.c.id == self.id).values(heartbeat_at=now)
                 )
@@ -114,7 +124,7 @@ class Instances:
                 stale = (
                     await conn.execute(select(instances.c.id).where(instances.c.heartbeat_at < now - self.dead_after))
                 ).all()
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, StoreUnavailable) as exc:
             self.health.failed(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
             raise
         self.health.ok()
@@ -126,7 +136,7 @@ class Instances:
         """Hand the pending alerts claimed by `ids` back to the queue and forget those instances."""
         if not ids:
             return 0
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 update(alerts)
                 .where(alerts.c.claimed_by.in_(ids), alerts.c.state == "pending")

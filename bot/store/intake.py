@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.redact import MASK, redact, redact_lines
 from bot.store.schema import alerts
 from runbooks.alerts import Alert
-
-ROWS_PER_STATEMENT = 500  # well under SQLite's bound-parameter limit at 17 columns a row
 
 
 class StoreUnavailable(Exception):
@@ -42,8 +41,13 @@ class _Pending:
 class GroupCommit:
     """Writes deliveries in shared transactions; `add` returns (new, duplicates) once committed."""
 
-    def __init__(self, engine: AsyncEngine, insert: Callable[[Any], Any], on_result: Callable[[str | None], None]):
-        self._engine = engine
+    def __init__(
+        self,
+        begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+        insert: Callable[[Any], Any],
+        on_result: Callable[[str | None], None],
+    ) -> None:
+        self._begin = begin
         self._insert = insert
         self._on_result = on_result
         self._queue: list[_Pending] = []
@@ -77,7 +81,7 @@ class GroupCommit:
                 pending.done.set_result(result)
 
     def _fail(self, pending: _Pending, exc: Exception) -> None:
-        if isinstance(exc, SQLAlchemyError | OSError):
+        if isinstance(exc, SQLAlchemyError | OSError | StoreUnavailable):
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
             self._on_result(reason)
         else:
@@ -87,16 +91,11 @@ class GroupCommit:
     async def _write(self, group: list[_Pending]) -> list[tuple[int, int]]:
         rows = [_values(a, p.received_at) for p in group for a in p.alerts]
         inserted: set[str] = set()
-        async with self._engine.begin() as conn:
-            for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                chunk = rows[start : start + ROWS_PER_STATEMENT]
-                stmt = (
-                    self._insert(alerts)
-                    .values(chunk)
-                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(alerts.c.dedupe_key)
-                )
-                inserted.update(r.dedupe_key for r in await conn.execute(stmt))
+        stmt = self._insert(alerts).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(alerts.c.dedupe_key)
+        async with self._begin() as conn:
+            # one statement executed for many rows: SQLAlchemy batches it ("insertmanyvalues") from one compile
+            result = await conn.execute(stmt, rows)
+            inserted.update(r.dedupe_key for r in result)
         self._on_result(None)
         results = []
         for pending in group:  # each new row counts once, for the first delivery that carried it

@@ -112,7 +112,9 @@ async def test_a_storm_yields_one_root_and_a_bounded_number_of_updates(bot: Bot)
     assert [r.status for r in responses] == [202] * 40
     assert await bot.services.store.count_alerts() == 200
     await eventually(lambda: _all_processed(bot))
-    roots = [m for m in bot.roots() if m.metadata.get("event_payload", {}).get("workload") == "orders"]
+    roots = await eventually(
+        lambda: [m for m in bot.roots() if m.metadata.get("event_payload", {}).get("workload") == "orders"]
+    )
     assert len(roots) == 1
     updates = [c for c in bot.slack.calls_to("chat.update") if c.args.get("ts") == roots[0].ts]
     assert len(updates) <= 10, len(updates)

@@ -70,14 +70,14 @@ async def test_a_locked_database_answers_503_in_bounded_time_and_readyz_says_so(
         response = await bot.alerts(am_payload(am_alert("shop", "p")))
         assert response.status == 503
         assert (await response.json())["error"] == "store_unavailable"
-        assert time.monotonic() - started < BUSY_TIMEOUT + 3  # bounded (it was 30 s per webhook)
+        assert time.monotonic() - started < 2 * BUSY_TIMEOUT + 2  # bounded (it was 30 s per webhook)
 
         async def not_ready() -> object:
             answer = await bot.client.get("/readyz")
             return answer.status == 503 and await answer.json()
 
-        body = await eventually(not_ready, within=BUSY_TIMEOUT + 5)
-        assert body["checks"]["database_writes"].startswith("failed: OperationalError")
+        body = await eventually(not_ready, within=2 * BUSY_TIMEOUT + 5)
+        assert body["checks"]["database_writes"].startswith("failed: ")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -85,5 +85,5 @@ async def test_a_locked_database_answers_503_in_bounded_time_and_readyz_says_so(
     async def ready_again() -> bool:
         return (await bot.client.get("/readyz")).status == 200
 
-    await eventually(ready_again, within=BUSY_TIMEOUT + 5)
+    await eventually(ready_again, within=2 * BUSY_TIMEOUT + 5)
     assert (await bot.alerts(am_payload(am_alert("shop", "p")))).status == 202
