@@ -43,7 +43,7 @@ LONG_LOG_LINES = 30
 class WorkerSettings:
     """How the incident queue works."""
 
-    batch: int = 500
+    batch: int = 5000  # a storm's alerts are claimed in few passes: one triage per workload per pass
     lease: timedelta = CLAIM_LEASE  # renewed by the heartbeat while the claiming instance lives
     poll_seconds: float = 2.0
     min_pass_interval: float = 0.25  # woken by every delivery, the queue still passes at most this often
@@ -310,12 +310,12 @@ class IncidentWorker:
     def _should_triage(self, existing: IncidentRow | None, rows: list[AlertRow]) -> bool:
         if existing is None or existing.last_triage_at is None:
             return True
-        new_fingerprints = {r.alert.fingerprint for r in rows} - set(existing.firing)
+        new_rules = {r.alert.name for r in rows if r.alert.status == "firing"} - set(existing.alertnames)
         age = (datetime.now(UTC) - existing.last_triage_at).total_seconds()
-        # a new alert is worth a fresh look, but not several per second when rules fire together
-        return (
-            bool(new_fingerprints) and age >= self.settings.retriage_min_seconds
-        ) or age >= self.settings.retriage_seconds
+        # a rule that had not fired yet is worth a fresh look (not several per second when rules fire together);
+        # more pods or replicas firing the same rules are not: in a storm they would re-triage every workload
+        # on every pass
+        return (bool(new_rules) and age >= self.settings.retriage_min_seconds) or age >= self.settings.retriage_seconds
 
     async def _triage(self, env: str, namespace: str, name: str) -> tuple[TriageResult | None, str | None]:
         """Triage `name`; a pod that is gone by now (replaced since the alert fired) falls back to its workload."""
