@@ -90,4 +90,4 @@ def test_act_refuses_where_approval_is_required_and_literal_arguments(tmp_path: 
 def test_db_upgrade(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["db", "upgrade"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "database at revision 0004" in result.output
+    assert "database at revision 0006" in result.output
