@@ -50,6 +50,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.triage_latency
 	$(BIN)/python -m bench.webhook_ack
 	$(BIN)/python -m bench.cli_speed
+	$(BIN)/python -m bench.storm
+	$(BIN)/python -m bench.recovery
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache

@@ -25,7 +25,7 @@ from bot.kube.leader import Leader
 from bot.reports.lifecycle import reports_cleanup_ctx
 from bot.store.migrate import upgrade
 from bot.wiring import SERVICES, Services, build_services
-from handlers import alerts, health, slack_actions, slack_commands, slack_errors
+from handlers import alerts, health, slack_actions, slack_commands, slack_errors, slack_events
 
 log = logging.getLogger("crashloop.app")
 
@@ -56,7 +56,8 @@ def build_app(config: Config, settings: Settings, options: AppOptions | None = N
     app.cleanup_ctx.append(reports_cleanup_ctx(lambda a: a[SERVICES].report_context()))
     if options.socket_mode:
         app.cleanup_ctx.append(_socket_mode(settings))
-    app.add_routes([*health.routes(), *alerts.routes(), web.post("/slack/events", _slack_events)])
+    slack_route = web.post("/slack/events", slack_events.hardened(_slack_events))  # checked before Bolt parses
+    app.add_routes([*health.routes(), *alerts.routes(), slack_route])
     return app
 
 

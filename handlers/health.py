@@ -1,4 +1,9 @@
-"""GET /healthz (the process answers), /readyz (database and Kubernetes reachable), /metrics (Prometheus)."""
+"""GET /healthz (the process answers), /readyz (database writable, Kubernetes reachable), /metrics (Prometheus).
+
+Ready means able to take alerts: the database answering a read is not enough (a locked SQLite file, a full disk
+or a read-only replica answer SELECT 1 and refuse every webhook), so the outcome of the latest write — the
+instance heartbeat every few seconds, or an alert delivery — counts too.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ async def readyz(request: web.Request) -> web.Response:
         checks["database"] = "ok"
     except Exception as exc:  # any failure means not ready; the reason is shown
         checks["database"] = f"failed: {type(exc).__name__}"
+    write_error = services.store.instances.health.error
+    checks["database_writes"] = "ok" if write_error is None else f"failed: {write_error}"
     for env in services.config.environments:
         try:
             await services.triager.ping(env)

@@ -2,14 +2,16 @@
 
 Alerts are claimed from the database in batches (so a restart loses nothing), grouped by the workload they are
 about, and each group is handled under that workload's lock: triage, open or update the incident, and bring its
-Slack root message up to date. A storm for one workload therefore costs one triage and one message update per
-batch, and re-triage is throttled. Slack is brought in line afterwards and retried with backoff until it shows
-the incident's state; a triage that fails is said in the thread instead of being swallowed.
+Slack root message up to date. A storm for one workload therefore costs one triage per batch, and re-triage is
+throttled. Slack is brought in line by a loop of its own (root messages first, then updates, paced per channel),
+so recording alerts never waits for Slack, and retried with backoff until it shows the incident's state; a
+triage that fails is said in the thread instead of being swallowed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -27,6 +29,7 @@ from bot.slack import incident_message
 from bot.slack.blocks import context, escape, section
 from bot.slack.client import SlackOut, SlackSendError
 from bot.store import Store
+from bot.store.instances import CLAIM_LEASE, HEARTBEAT_SECONDS
 from bot.store.rows import AlertRow, IncidentRow
 from bot.triage.locate import WorkloadNotFound
 from bot.triage.run import Triager, TriageResult
@@ -40,14 +43,16 @@ LONG_LOG_LINES = 30
 class WorkerSettings:
     """How the incident queue works."""
 
-    batch: int = 500
-    lease: timedelta = timedelta(seconds=120)
+    batch: int = 5000  # a storm's alerts are claimed in few passes: one triage per workload per pass
+    lease: timedelta = CLAIM_LEASE  # renewed by the heartbeat while the claiming instance lives
     poll_seconds: float = 2.0
+    min_pass_interval: float = 0.25  # woken by every delivery, the queue still passes at most this often
     max_attempts: int = 10
     retriage_seconds: float = 30.0  # re-triage an open incident at most this often when nothing new fires
     retriage_min_seconds: float = 5.0  # …and at most this often when new alerts fire
     update_interval: float = 2.0  # at most one chat.update of a root message per this many seconds (storms)
     concurrency: int = 4
+    heartbeat_seconds: float = HEARTBEAT_SECONDS  # how often this instance says it is alive (see store.instances)
 
 
 def _ctx(incident: IncidentRow) -> dict[str, Any]:
@@ -80,6 +85,7 @@ class IncidentWorker:
         self.config, self.store, self.triager, self.slack, self.metrics = config, store, triager, slack, metrics
         self.settings = settings or WorkerSettings()
         self._wake = asyncio.Event()
+        self._sync_wake = asyncio.Event()
         # alert groups (keyed by the workload the alerts seem to name) and incidents (keyed by the workload the
         # cluster says) each have a lock; a group's lock is always taken before an incident's
         self._group_locks: dict[GroupKey, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -91,31 +97,104 @@ class IncidentWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Drain until `stop` is set; the batch in hand is finished first (graceful shutdown)."""
+    async def _sync_loop(self, stop: asyncio.Event) -> None:
+        """Bring Slack in line with incidents, apart from the alert passes: a pass records alerts in SQL and
+        never waits for Slack's 1 message/s, and a storm's changes to one incident fold into one update."""
         while not stop.is_set():
+            self._sync_wake.clear()
+            try:
+                synced = await self.sync_due()
+            except Exception:
+                log.exception("bringing Slack up to date failed; retrying")
+                synced = 0
+            if not synced:
+                waiters = [asyncio.ensure_future(self._sync_wake.wait()), asyncio.ensure_future(stop.wait())]
+                await asyncio.wait(waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters:
+                    w.cancel()
+
+    async def sync_due(self, limit: int = 50) -> int:
+        """Sync the incidents Slack is behind on (those without a root message first); returns how many."""
+        due = await self.store.incidents_to_sync(limit)
+
+        async def one(stale: IncidentRow) -> None:
+            async with self._incident_locks[stale.key]:
+                incident = await self.store.get_incident(stale.id)  # as it is now, under the lock
+                if incident is not None and incident.needs_sync:
+                    await self.sync(incident)
+
+        await asyncio.gather(*(one(stale) for stale in due))
+        return len(due)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until `stop` is set; the batch in hand is finished first (graceful shutdown).
+
+        The process's instance is registered first (taking over what a dead previous incarnation on this host
+        held) and beats alongside; on a graceful stop what it still holds is released at once.
+        """
+        await self._register()
+        heartbeat = asyncio.create_task(self._heartbeat(stop), name="instance-heartbeat")
+        syncing = asyncio.create_task(self._sync_loop(stop), name="incident-slack-sync")
+        try:
+            await self._loop(stop)
+        finally:
+            self._sync_wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await syncing
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            with contextlib.suppress(Exception):
+                await self.store.instances.unregister()
+
+    async def _register(self) -> None:
+        for attempt in range(30):
+            try:
+                taken = await self.store.instances.register()
+            except Exception as exc:  # the database may still be starting; the webhook answers 503 meanwhile
+                log.warning("could not register this instance (%s); retrying", exc)
+                await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))
+                continue
+            if taken:
+                log.info("took over the work of %d dead instance(s) of this host", len(taken))
+            return
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                if await self.store.instances.beat():
+                    log.info("took over the work of dead instance(s)")
+                    self.wake()
+            except Exception as exc:  # recorded for /readyz by the store; the next beat tries again
+                log.warning("heartbeat failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.heartbeat_seconds)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            self._wake.clear()  # before the pass: a delivery stored during it wakes the next one
             try:
                 await self.drain_once()
             except Exception:
                 log.exception("incident queue pass failed; retrying")
-            self._wake.clear()
+            # in a storm, let deliveries gather: one pass per interval costs a few commits, not a few per delivery
+            rest = self.settings.min_pass_interval - (time.monotonic() - started)
+            if rest > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), rest)
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
             for w in waiters:
                 w.cancel()
 
     async def drain_once(self) -> int:
-        """One pass: claim due alerts, handle them, re-sync incidents Slack is behind on. Returns alerts handled."""
+        """One pass: claim due alerts and record them on their incidents (Slack follows in `_sync_loop`)."""
         rows = await self.store.claim_alerts(self.settings.batch, self.settings.lease)
         groups = await self._group(rows)
         await asyncio.gather(*(self._guarded(key, batch) for key, batch in groups.items()))
         if self.after_pass is not None:
             await self.after_pass()
-        for stale in await self.store.incidents_to_sync(50):
-            async with self._incident_locks[stale.key]:
-                incident = await self.store.get_incident(stale.id)  # as it is now, under the lock
-                if incident is not None and incident.needs_sync:
-                    await self.sync(incident)
         self.metrics.queue_depth.set(await self.store.count_alerts("pending"))
         return len(rows)
 
@@ -149,8 +228,7 @@ class IncidentWorker:
                     log.error("%d alert(s) for %s failed for good after retries", failed, "/".join(key))
                 return
             if incident is not None:
-                async with self._incident_locks[incident.key]:
-                    await self.sync(await self.store.get_incident(incident.id) or incident)
+                self._sync_wake.set()
 
     async def handle(self, key: GroupKey, rows: list[AlertRow]) -> IncidentRow | None:
         """Record a group of alerts on its incident (in SQL); returns the incident for Slack to catch up with."""
@@ -232,12 +310,12 @@ class IncidentWorker:
     def _should_triage(self, existing: IncidentRow | None, rows: list[AlertRow]) -> bool:
         if existing is None or existing.last_triage_at is None:
             return True
-        new_fingerprints = {r.alert.fingerprint for r in rows} - set(existing.firing)
+        new_rules = {r.alert.name for r in rows if r.alert.status == "firing"} - set(existing.alertnames)
         age = (datetime.now(UTC) - existing.last_triage_at).total_seconds()
-        # a new alert is worth a fresh look, but not several per second when rules fire together
-        return (
-            bool(new_fingerprints) and age >= self.settings.retriage_min_seconds
-        ) or age >= self.settings.retriage_seconds
+        # a rule that had not fired yet is worth a fresh look (not several per second when rules fire together);
+        # more pods or replicas firing the same rules are not: in a storm they would re-triage every workload
+        # on every pass
+        return (bool(new_rules) and age >= self.settings.retriage_min_seconds) or age >= self.settings.retriage_seconds
 
     async def _triage(self, env: str, namespace: str, name: str) -> tuple[TriageResult | None, str | None]:
         """Triage `name`; a pod that is gone by now (replaced since the alert fired) falls back to its workload."""
@@ -376,15 +454,30 @@ class IncidentWorker:
         if incident.root_ts and not incident.root_ts.startswith("claim:"):
             await self.slack.update(channel, incident.root_ts, payload["text"], payload["blocks"], payload["metadata"])
             return incident
-        claim = f"claim:{time.time():.0f}"
-        if not await self.store.claim_root_post(incident.id, claim, stale=incident.root_ts):
+        abandoned = await self.store.root_claim_abandoned(incident.root_ts)
+        stale = incident.root_ts if abandoned else None
+        if not await self.store.claim_root_post(incident.id, self.store.root_claim(), stale=stale):
             raise _PostedElsewhere  # another replica is posting it: try again once it has
+        # after an abandoned claim (its holder died, maybe after posting) or a failed attempt, the message may
+        # exist: look for it before posting
+        look_first = abandoned or incident.sync_attempts > 0 or incident.slack_error is not None
         try:
-            ts = await self.slack.post(channel, payload["text"], payload["blocks"], metadata=payload["metadata"])
+            ts, adopted = await self.slack.post_unique(
+                channel,
+                payload["text"],
+                payload["blocks"],
+                metadata=payload["metadata"],
+                is_it=incident_message.is_root_of(incident.id),
+                since=incident.opened_at.timestamp() - 60,
+                look_first=look_first,
+            )
         except SlackSendError:
             await self.store.update_incident(incident.id, root_ts=None)
             raise
-        return await self.store.update_incident(incident.id, root_ts=ts)
+        incident = await self.store.update_incident(incident.id, root_ts=ts)
+        if adopted:  # posted before the answer was lost: bring it up to what the incident is now
+            await self.slack.update(channel, ts, payload["text"], payload["blocks"], payload["metadata"])
+        return incident
 
     async def _reply(self, incident: IncidentRow, reply: dict[str, Any]) -> None:
         channel, ts = str(incident.channel), incident.root_ts

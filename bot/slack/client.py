@@ -4,14 +4,21 @@ Slack allows about one message per second per channel; a 429 carries Retry-After
 wait it out (and back off on 5xx and connection errors); on top, calls to one channel are spaced by
 `min_interval` so a storm does not run into the limit in the first place. A call that still fails raises
 `SlackSendError` for the caller to record and retry later: nothing is silently lost.
+
+Posting is the one call that is not idempotent: when Slack's answer is lost (the connection drops after Slack
+posted, the answer comes after the client's timeout) the message may exist. Such an outcome is `uncertain`, the
+SDK does not retry it, and `post_unique` looks for the message (by its metadata, in the channel's history) before
+posting again — a root message is never posted twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -30,10 +37,28 @@ from bot.core.metrics import Metrics
 class SlackSendError(Exception):
     """A Slack call that failed after retries; `error` is Slack's error code or the transport problem."""
 
-    def __init__(self, method: str, error: str) -> None:
+    def __init__(self, method: str, error: str, *, uncertain: bool = False) -> None:
         super().__init__(f"Slack {method} failed: {error}")
         self.method = method
         self.error = error
+        self.uncertain = uncertain  # no answer came back: the call may have taken effect
+
+
+class _ConnectionRetryExceptPosting(AsyncConnectionErrorRetryHandler):
+    """Retries connection errors of every call but chat.postMessage: a dropped connection may hide a message
+    Slack posted, and re-posting would show it twice (`SlackOut.post_unique` looks for it instead)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rstrip("/").endswith("chat.postMessage"):
+            return False
+        return await super()._can_retry_async(state=state, request=request, response=response, error=error)
 
 
 class _CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
@@ -55,14 +80,14 @@ class _CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
         return limited
 
 
-def make_client(token: str, base_url: str, metrics: Metrics) -> AsyncWebClient:
-    """An AsyncWebClient that waits out 429s and retries 5xx and connection errors."""
+def make_client(token: str, base_url: str, metrics: Metrics, timeout: float = 15) -> AsyncWebClient:
+    """An AsyncWebClient that waits out 429s and retries 5xx and connection errors (not of chat.postMessage)."""
     handlers: list[AsyncRetryHandler] = [
         _CountingRateLimitHandler(metrics, max_retry_count=6),
         AsyncServerErrorRetryHandler(max_retry_count=3),
-        AsyncConnectionErrorRetryHandler(max_retry_count=3),
+        _ConnectionRetryExceptPosting(max_retry_count=3),
     ]
-    return AsyncWebClient(token=token, base_url=base_url, timeout=15, retry_handlers=handlers)
+    return AsyncWebClient(token=token, base_url=base_url, timeout=int(timeout), retry_handlers=handlers)
 
 
 class SlackOut:
@@ -96,11 +121,62 @@ class SlackOut:
             self._metrics.slack_calls.labels(method, error).inc()
             details = (exc.response.get("response_metadata") or {}).get("messages") or []
             raise SlackSendError(method, error + (f" ({'; '.join(details)[:500]})" if details else "")) from exc
-        except (SlackClientError, OSError, TimeoutError) as exc:
+        except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             self._metrics.slack_calls.labels(method, "transport_error").inc()
-            raise SlackSendError(method, f"{type(exc).__name__}: {exc}") from exc
+            raise SlackSendError(method, f"{type(exc).__name__}: {exc}", uncertain=True) from exc
         self._metrics.slack_calls.labels(method, "ok").inc()
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def post_unique(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+        *,
+        metadata: dict[str, Any],
+        is_it: Callable[[dict[str, Any]], bool],
+        since: float,
+        look_first: bool,
+        attempts: int = 3,
+    ) -> tuple[str, bool]:
+        """Post a message at most once: before posting again after an uncertain outcome (and first, when
+        `look_first`), look in the channel's history since `since` for a bot message whose metadata `is_it`
+        recognises, and adopt it. Returns (ts, adopted): an adopted message shows what was posted then."""
+        for attempt in range(attempts):
+            if look_first or attempt:
+                found = await self.find_posted(channel, is_it, since)
+                if found is not None:
+                    self._metrics.slack_calls.labels("chat.postMessage", "adopted").inc()
+                    return found, True
+            try:
+                return await self.post(channel, text, blocks, metadata=metadata), False
+            except SlackSendError as exc:
+                if not exc.uncertain or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def find_posted(
+        self, channel: str, is_it: Callable[[dict[str, Any]], bool], since: float, pages: int = 10
+    ) -> str | None:
+        """The ts of a message in `channel` (newer than `since`) whose metadata `is_it` recognises, if any."""
+        cursor = None
+        for _ in range(pages):
+            args: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{since:.6f}",
+                "include_all_metadata": True,
+                "limit": 200,
+            }
+            if cursor:
+                args["cursor"] = cursor
+            data = await self.call("conversations.history", **args)
+            for message in data.get("messages") or []:
+                if message.get("bot_id") and is_it(message.get("metadata") or {}):
+                    return str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not data.get("has_more") or not cursor:
+                return None
+        return None
 
     async def post(
         self,
@@ -146,7 +222,7 @@ class SlackOut:
             except SlackApiError as exc:
                 self._metrics.slack_calls.labels("files.upload_v2", str(exc.response.get("error"))).inc()
                 raise SlackSendError("files_upload_v2", str(exc.response.get("error"))) from exc
-            except (SlackClientError, OSError, TimeoutError) as exc:
+            except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 self._metrics.slack_calls.labels("files.upload_v2", "transport_error").inc()
                 raise SlackSendError("files_upload_v2", str(exc)) from exc
             self._metrics.slack_calls.labels("files.upload_v2", "ok").inc()

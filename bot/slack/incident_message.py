@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -74,8 +75,19 @@ def root(incident: IncidentRow, now: datetime) -> dict[str, Any]:
         text = stored.get("text") or f"CrashLoopBackOff: {where}"
     payload = dict(stored.get("metadata") or _bare_payload(incident))
     payload["status"] = incident.status
+    payload["incident_id"] = incident.id  # the key a lost post is found again by (see is_root_of)
     metadata = {"event_type": EVENT_TYPE, "event_payload": payload}
     return {"blocks": sb.limit_blocks(blocks), "text": text, "metadata": metadata}
+
+
+def is_root_of(incident_id: int) -> Callable[[dict[str, Any]], bool]:
+    """Whether a message's metadata marks it as the root message of incident `incident_id`."""
+
+    def check(metadata: dict[str, Any]) -> bool:
+        payload = metadata.get("event_payload") or {}
+        return metadata.get("event_type") == EVENT_TYPE and payload.get("incident_id") == incident_id
+
+    return check
 
 
 def _bare_payload(incident: IncidentRow) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 Everything that must survive a restart or be shared between replicas lives here; `migrations/` owns the schema.
 """
 
-from bot.store.engine import Store, StoreUnavailable
+from bot.store.engine import Store
+from bot.store.intake import StoreUnavailable
 
 __all__ = ["Store", "StoreUnavailable"]

@@ -2,6 +2,9 @@
 
 Every transition is a conditional UPDATE (`WHERE state IN (...)`): of two clicks, two replicas or a Slack retry,
 exactly one moves the change on; the others see that it already moved and say so.
+
+A change moved to `applying` records the instance that applies it (`applied_by`): `abandoned_applying` lists the
+changes whose applier is no longer alive, so they can be settled in seconds rather than after a timeout.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class ChangeRow:
     created_at: datetime
     updated_at: datetime
     expires_at: datetime
+    applied_by: str | None = None  # the instance that moved it to `applying`
 
 
 class ActiveChangeExists(Exception):
@@ -60,8 +64,9 @@ class ActiveChangeExists(Exception):
 
 
 class ChangeStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, instance_id: str | None = None) -> None:
         self.engine = engine
+        self.instance_id = instance_id
 
     async def create(self, *, ttl: timedelta, **values: Any) -> ChangeRow:
         """A new active change; ActiveChangeExists when the workload already has one."""
@@ -118,9 +123,23 @@ class ChangeStore:
             )
             return [_row(r) for r in rows]
 
+    async def abandoned_applying(self, live: set[str], *, unowned_after: timedelta) -> list[ChangeRow]:
+        """Changes left in `applying` by an instance not in `live` (an unowned one once `unowned_after` passed)."""
+        now = datetime.now(UTC)
+        found = []
+        for change in await self.in_state("applying"):
+            if change.applied_by is None:
+                if now - change.updated_at >= unowned_after:
+                    found.append(change)
+            elif change.applied_by != self.instance_id and change.applied_by not in live:
+                found.append(change)
+        return found
+
     async def move(self, change_id: str, from_states: Iterable[str], to_state: str, **values: Any) -> ChangeRow | None:
         """Move the change from one of `from_states` to `to_state`; None when it was not in one of them."""
         values.update(state=to_state, updated_at=datetime.now(UTC))
+        if to_state == "applying":
+            values.setdefault("applied_by", self.instance_id)
         if to_state not in ACTIVE_STATES:
             values["active_marker"] = None
         async with self.engine.begin() as conn:

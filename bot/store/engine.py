@@ -1,48 +1,53 @@
 """The Store: one async SQLAlchemy engine and the operations the bot needs, on SQLite or PostgreSQL.
 
 Writes that must be exactly-once across retries and replicas are single statements the database arbitrates:
-alert intake inserts with ON CONFLICT DO NOTHING on the dedupe key, incidents open under a unique key,
-pending alerts are claimed with a lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+alert intake inserts with ON CONFLICT DO NOTHING on the dedupe key (group-committed, see `intake`), incidents
+open under a unique key, pending alerts are claimed by this process's instance (and `FOR UPDATE SKIP LOCKED` on
+PostgreSQL) — a dead instance's claims are taken over within seconds (see `instances`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, event, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, case, event, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.store.changes import ChangeStore
+from bot.store.changes import ChangeRow, ChangeStore
+from bot.store.instances import Instances
+from bot.store.intake import GroupCommit, StoreUnavailable
 from bot.store.rows import AlertRow, IncidentRow, ProposalRow
 from bot.store.schema import alerts, incidents, proposals
 from runbooks.alerts import Alert
 
-
-class StoreUnavailable(Exception):
-    """The database could not take a write the caller must not pretend succeeded."""
+__all__ = ["Store", "StoreUnavailable", "make_engine"]
+# seconds a SQLite write waits for this process's queue, then for the file lock, before failing: a webhook meeting
+# a locked database answers 503 within 2 x BUSY_TIMEOUT
+BUSY_TIMEOUT = 5.0
+ROOT_CLAIM_SECONDS = 120  # a root-post claim whose holder is alive is taken over only after this long
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, busy_timeout: float = BUSY_TIMEOUT) -> AsyncEngine:
+    """An engine for `url`; SQLite gets WAL, a bounded busy timeout and foreign keys."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": busy_timeout})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.close()
 
         return engine
@@ -52,11 +57,41 @@ def make_engine(url: str) -> AsyncEngine:
 class Store:
     """Every SQL operation of the bot. Create with `Store(url)`, `await store.close()` at shutdown."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.busy_timeout = busy_timeout
+        self.engine = make_engine(url, busy_timeout)
         self.dialect = self.engine.dialect.name
-        self.changes = ChangeStore(self.engine)
+        # SQLite has one writer: writes of this process queue on an asyncio lock instead of meeting in SQLite's
+        # busy handler, which sleeps up to 100 ms between tries (the webhook p99 under load)
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self.instances = Instances(self.engine, begin=self.begin)
+        self.changes = ChangeStore(self.engine, instance_id=self.instances.id)
+        self._intake = GroupCommit(self.begin, self._insert, self._note_write)
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (serialised within this process on SQLite)."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self.engine.connect() as conn:  # connecting (a thread per aiosqlite connection) is not queued
+            try:  # bounded like SQLite's own wait: a write never queues for longer than the busy timeout
+                await asyncio.wait_for(self._write_lock.acquire(), self.busy_timeout)
+            except TimeoutError:
+                raise StoreUnavailable(f"another write held the database for over {self.busy_timeout}s") from None
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                self._write_lock.release()
+
+    def _note_write(self, error: str | None) -> None:
+        if error is None:
+            self.instances.health.ok()
+        else:
+            self.instances.health.failed(error)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -71,26 +106,15 @@ class Store:
     # --- alerts --------------------------------------------------------------------------------------------
 
     async def add_alerts(self, batch: Sequence[Alert], now: datetime | None = None) -> tuple[int, int]:
-        """Persist a delivery in one transaction; returns (new, duplicates). Committed when this returns."""
-        now = now or utcnow()
-        new = 0
-        try:
-            async with self.engine.begin() as conn:
-                for alert in batch:
-                    stmt = (
-                        self._insert(alerts)
-                        .values(**_alert_values(alert, now))
-                        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    )
-                    new += (await conn.execute(stmt)).rowcount or 0
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
-        return new, len(batch) - new
+        """Persist a delivery (redacted; group-committed with concurrent ones); returns (new, duplicates).
+
+        Committed when this returns; StoreUnavailable when it was not."""
+        return await self._intake.add(batch, now)
 
     async def claim_alerts(self, limit: int, lease: timedelta, now: datetime | None = None) -> list[AlertRow]:
-        """Pending alerts due now, leased to the caller so no other worker takes them meanwhile."""
+        """Pending alerts due now, claimed by this instance: no other worker takes them while it beats."""
         now = now or utcnow()
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             query = (
                 select(alerts.c.id)
                 .where(alerts.c.state == "pending", alerts.c.next_attempt_at <= now)
@@ -103,7 +127,11 @@ class Store:
             ids = [r.id for r in await conn.execute(query)]
             if not ids:
                 return []
-            await conn.execute(update(alerts).where(alerts.c.id.in_(ids)).values(claimed_until=now + lease))
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(ids))
+                .values(claimed_until=now + lease, claimed_by=self.instances.id)
+            )
             rows = await conn.execute(select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id))
             return [_alert_row(r) for r in rows]
 
@@ -117,7 +145,7 @@ class Store:
         error: str | None = None,
     ) -> None:
         """Mark alerts processed / unroutable / failed."""
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)))
@@ -128,17 +156,24 @@ class Store:
                     error=error,
                     processed_at=utcnow(),
                     claimed_until=None,
+                    claimed_by=None,
                 )
             )
 
     async def retry_alerts(self, ids: Sequence[int], error: str, delay: timedelta, max_attempts: int) -> int:
         """Put alerts back for a later attempt; those out of attempts become `failed`. Returns how many failed."""
         now = utcnow()
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)))
-                .values(attempts=alerts.c.attempts + 1, error=error, next_attempt_at=now + delay, claimed_until=None)
+                .values(
+                    attempts=alerts.c.attempts + 1,
+                    error=error,
+                    next_attempt_at=now + delay,
+                    claimed_until=None,
+                    claimed_by=None,
+                )
             )
             result = await conn.execute(
                 update(alerts)
@@ -167,7 +202,7 @@ class Store:
         """The open incident of this workload, creating it when there is none; (row, created)."""
         now = now or utcnow()
         key = (incidents.c.environment == environment, incidents.c.namespace == namespace)
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             values: dict[str, Any] = {
                 "environment": environment,
                 "namespace": namespace,
@@ -194,7 +229,7 @@ class Store:
         values.setdefault("updated_at", utcnow())
         if values.get("status") == "resolved":
             values["open_marker"] = None
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)
@@ -204,7 +239,7 @@ class Store:
     ) -> IncidentRow:
         """Read-modify-write of an incident in one transaction (row-locked on PostgreSQL): replicas handling
         alerts of the same incident cannot overwrite each other's counts, firing set or pending replies."""
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             query = select(incidents).where(incidents.c.id == incident_id)
             if self.dialect == "postgresql":
                 query = query.with_for_update()
@@ -217,30 +252,49 @@ class Store:
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)
 
+    def root_claim(self) -> str:
+        """A claim on posting a root message, naming this instance: `claim:<instance>:<unix time>`."""
+        return f"claim:{self.instances.id}:{datetime.now(UTC).timestamp():.0f}"
+
+    async def root_claim_abandoned(self, claim: str | None) -> bool:
+        """Whether a root-post claim was left by a dead instance (or is older than ROOT_CLAIM_SECONDS)."""
+        if not claim or not claim.startswith("claim:"):
+            return False
+        holder, _, at = claim.removeprefix("claim:").rpartition(":")
+        try:
+            age = datetime.now(UTC).timestamp() - float(at)
+        except ValueError:
+            return True
+        if age > ROOT_CLAIM_SECONDS:
+            return True
+        return bool(holder) and holder != self.instances.id and not await self.instances.is_alive(holder)
+
     async def claim_root_post(self, incident_id: int, claim: str, stale: str | None = None) -> bool:
         """Whether this caller may post the incident's root message (one caller at a time, and only once).
 
-        `stale` is a previous claim (`claim:<unix time>`) that may be taken over once it is older than 2 minutes:
-        its holder died between claiming and posting.
+        `stale` is a previous claim the caller found abandoned (`root_claim_abandoned`): its holder died between
+        claiming and saving the posted message's ts, so the message may exist — the caller looks before posting.
         """
         free: ColumnElement[bool] = incidents.c.root_ts.is_(None)
-        if stale and stale.startswith("claim:") and time.time() - float(stale.split(":", 1)[1]) > 120:
+        if stale and stale.startswith("claim:"):
             free = or_(free, incidents.c.root_ts == stale)
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(
                 update(incidents).where(incidents.c.id == incident_id, free).values(root_ts=claim)
             )
             return bool(result.rowcount)
 
     async def incidents_to_sync(self, limit: int, now: datetime | None = None) -> list[IncidentRow]:
-        """Incidents whose Slack message is behind their state and due for another attempt."""
+        """Incidents whose Slack message is behind their state and due for another attempt; those without a
+        root message come first (in a storm, every workload is shown before any is updated)."""
         now = now or utcnow()
+        posted = case((incidents.c.root_ts.is_(None) | incidents.c.root_ts.like("claim:%"), 0), else_=1)
         async with self.engine.connect() as conn:
             query = (
                 select(incidents)
                 .where(incidents.c.needs_sync == 1)
                 .where(or_(incidents.c.next_sync_at.is_(None), incidents.c.next_sync_at <= now))
-                .order_by(incidents.c.id)
+                .order_by(posted, incidents.c.id)
                 .limit(limit)
             )
             return [_incident_row(r) for r in await conn.execute(query)]
@@ -259,12 +313,16 @@ class Store:
                 query = query.where(incidents.c.status == status)
             return [_incident_row(r) for r in await conn.execute(query)]
 
+    async def abandoned_changes(self, *, unowned_after: timedelta = timedelta(minutes=5)) -> list[ChangeRow]:
+        """Changes left in `applying` by an instance that is no longer alive: the guard settles these at once."""
+        return await self.changes.abandoned_applying(await self.instances.live(), unowned_after=unowned_after)
+
     # --- proposals -----------------------------------------------------------------------------------------
 
     async def add_proposal(self, *, ttl: timedelta, **values: Any) -> ProposalRow:
         now = utcnow()
         row = {"id": secrets.token_urlsafe(12), "created_at": now, "expires_at": now + ttl, **values}
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             await conn.execute(proposals.insert().values(**row))
         return ProposalRow(**row)
 
@@ -276,34 +334,13 @@ class Store:
     async def use_proposal(self, proposal_id: str, user: str, now: datetime | None = None) -> bool:
         """Single use: True for the one caller that consumes an unexpired proposal."""
         now = now or utcnow()
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             result = await conn.execute(
                 update(proposals)
                 .where(proposals.c.id == proposal_id, proposals.c.used_at.is_(None), proposals.c.expires_at > now)
                 .values(used_at=now, used_by=user)
             )
             return bool(result.rowcount)
-
-
-def _alert_values(alert: Alert, now: datetime) -> dict[str, Any]:
-    return {
-        "dedupe_key": alert.dedupe_key,
-        "source": alert.source,
-        "status": alert.status,
-        "alertname": alert.name[:200],
-        "fingerprint": alert.fingerprint[:64],
-        "starts_at": alert.starts_at,
-        "ends_at": alert.ends_at,
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "generator_url": alert.generator_url,
-        "group_key": alert.group_key,
-        "sample_log": alert.sample_log,
-        "received_at": now,
-        "state": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-    }
 
 
 def _alert_row(row: Row[Any]) -> AlertRow:

@@ -112,11 +112,13 @@ alerts = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime),
+    Column("claimed_by", String(32)),  # the instance holding the claim: a dead one's claims are taken over
     Column("error", Text),
     Column("environment", String(64)),
     Column("incident_id", Integer, ForeignKey("incidents.id")),
     Column("processed_at", UTCDateTime),
     Index("ix_alerts_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_alerts_claimed_by", "claimed_by"),
 )
 Index("ix_incidents_needs_sync_next_sync_at", incidents.c.needs_sync, incidents.c.next_sync_at)
 
@@ -167,5 +169,16 @@ changes = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("applied_by", String(32)),  # the instance that moved it to `applying` (see `instances`)
     UniqueConstraint("environment", "namespace", "workload", "active_marker"),
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", String(32), primary_key=True),  # random per process start
+    Column("hostname", String(253), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
 )

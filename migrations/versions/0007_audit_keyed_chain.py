@@ -8,7 +8,7 @@ On PostgreSQL, PUBLIC loses every privilege on audit_log; `crashloop db grant-ro
 INSERT and SELECT only (bot/store/pg_roles.py). Migrations keep running as the owner.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

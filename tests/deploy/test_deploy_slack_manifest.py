@@ -31,6 +31,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.postMessage": {"chat:write"},
     "chat.update": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},
+    # the lookup before re-posting a root message whose answer was lost: public and private incident channels
+    "conversations.history": {"channels:history", "groups:history"},
     # files_upload_v2 = files.getUploadURLExternal + an upload to the returned URL + files.completeUploadExternal.
     "files.getUploadURLExternal": {"files:write"},
     "files.completeUploadExternal": {"files:write"},
@@ -113,7 +115,15 @@ def test_scopes_are_exactly_what_the_code_needs(manifest: dict[str, Any]) -> Non
     assert set(scopes) == {"bot"}, "no user scopes"
     assert len(scopes["bot"]) == len(set(scopes["bot"]))
     assert set(scopes["bot"]) == required_scopes()
-    assert set(scopes["bot"]) == {"commands", "chat:write", "files:write", "usergroups:read", "users:read"}
+    assert set(scopes["bot"]) == {
+        "commands",
+        "chat:write",
+        "channels:history",
+        "groups:history",
+        "files:write",
+        "usergroups:read",
+        "users:read",
+    }
 
 
 def test_the_crashloop_command_is_declared_as_the_handlers_register_it(manifest: dict[str, Any]) -> None:

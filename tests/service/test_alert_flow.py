@@ -112,7 +112,9 @@ async def test_a_storm_yields_one_root_and_a_bounded_number_of_updates(bot: Bot)
     assert [r.status for r in responses] == [202] * 40
     assert await bot.services.store.count_alerts() == 200
     await eventually(lambda: _all_processed(bot))
-    roots = [m for m in bot.roots() if m.metadata.get("event_payload", {}).get("workload") == "orders"]
+    roots = await eventually(
+        lambda: [m for m in bot.roots() if m.metadata.get("event_payload", {}).get("workload") == "orders"]
+    )
     assert len(roots) == 1
     updates = [c for c in bot.slack.calls_to("chat.update") if c.args.get("ts") == roots[0].ts]
     assert len(updates) <= 10, len(updates)
@@ -195,9 +197,14 @@ async def test_slack_refusing_keeps_the_incident_and_posts_once_slack_recovers(b
     bot.worker.wake()
     [root] = await eventually(bot.roots)
     assert root.metadata["event_payload"]["workload"] == "ledger-api"
-    synced = await bot.services.store.get_incident(incident.id)
-    assert synced is not None
-    assert (synced.needs_sync, synced.slack_error, synced.root_ts) == (0, None, root.ts)
+
+    async def synced() -> object:
+        now = await bot.services.store.get_incident(incident.id)
+        return now is not None and now.needs_sync == 0 and now
+
+    done = await eventually(synced)
+    assert (done.needs_sync, done.slack_error, done.root_ts) == (0, None, root.ts)
+    assert len(bot.roots()) == 1
 
 
 async def _incident_with_error(bot: Bot):  # type: ignore[no-untyped-def]

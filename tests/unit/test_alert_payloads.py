@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from handlers.alert_payloads import describe, normalize, parse
+from handlers.alert_payloads import describe, normalize, parse, read
 from runbooks.alerts import target_of
 
 AM = {
@@ -116,13 +116,43 @@ def test_dedupe_key_same_for_redelivery_differs_by_status_and_start() -> None:
     [
         ({**AM, "alerts": []}, "alerts: List should have at least 1 item"),
         ({**AM, "version": "3"}, "unsupported webhook version '3'"),
-        ({**AM, "alerts": [{"labels": {"a": "b"}}]}, "alerts.0.status: Field required"),
-        ({**AM, "alerts": [{"status": "burning", "labels": {"a": "b"}}]}, "alerts.0.status"),
-        ({**AM, "alerts": [{"status": "firing", "labels": {}}]}, "an alert needs labels"),
         ({"alerts": "nope"}, "alerts: Input should be a valid list"),
     ],
 )
-def test_invalid_bodies_name_the_problem(body: object, problem: str) -> None:
+def test_invalid_envelopes_name_the_problem(body: object, problem: str) -> None:
     with pytest.raises(ValidationError) as err:
         parse(body)
     assert problem in describe(err.value)
+
+
+def _alert(**fields: object) -> dict[str, object]:
+    return {**AM["alerts"][0], **fields}  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("alert", "problem"),
+    [
+        ({"labels": {"a": "b"}}, "alerts.1.status: Field required"),
+        ({"status": "burning", "labels": {"a": "b"}}, "alerts.1.status"),
+        ({"status": "firing", "labels": {}}, "an alert needs labels"),
+        (_alert(startsAt="2026-11-25T10:00:00"), "alerts.1.startsAt: Input should have timezone info"),
+        (_alert(endsAt="0001-01-01T00:00:00+01:00"), "outside the range of representable times"),
+        (_alert(fingerprint="ab\x00cd"), "fingerprint contains a NUL character"),
+        (_alert(fingerprint="\ud800"), "fingerprint contains a lone surrogate"),
+        (_alert(labels={"pod": "web-\ud800"}), "labels.pod contains a lone surrogate"),
+        (_alert(generatorURL="http://x/\udfff"), "generatorURL contains a lone surrogate"),
+    ],
+)
+def test_a_bad_alert_is_rejected_by_index_and_the_good_ones_kept(alert: dict[str, object], problem: str) -> None:
+    delivery = read({**AM, "alerts": [AM["alerts"][0], alert]}, "alertmanager")  # type: ignore[index]
+    assert [a.fingerprint for a in delivery.alerts] == ["a1b2c3d4e5f60718"]
+    [rejected] = delivery.rejected
+    assert rejected.index == 1
+    assert problem in rejected.problem
+
+
+def test_free_text_keeps_its_content_with_unstorable_characters_replaced() -> None:
+    body = {**AM, "alerts": [_alert(annotations={"description": "boom\x00 \ud800!"}, cubeSampleLog="a\x00b")]}
+    [alert] = read(body, "cubeapm").alerts
+    assert alert.annotations["description"] == "boom\ufffd \ufffd!"
+    assert alert.sample_log == "a\ufffdb"

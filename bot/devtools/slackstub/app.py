@@ -2,11 +2,13 @@
 
 Each Web API call goes through the same steps as at Slack: unknown method, then any scripted failure, then the
 token check (`not_authed` / `invalid_auth`), then the per-channel rate limit, then the method itself. Every call is
-recorded with its arguments and the answer given.
+recorded with its arguments and the answer given. A call whose answer is to be lost takes effect, then its answer
+is delayed or its connection dropped (see `FailurePlan.lose_answers`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -53,6 +55,12 @@ class StandInApp:
         else:
             status, body, headers = self._answer(method, call)
         self._ws.record(Call(method, call.args, status, body, time.time(), call.token, call.content_type))
+        lost = self._failures.take_lost(method)
+        if lost is not None:
+            await asyncio.sleep(lost.delay)
+            if lost.drop and request.transport is not None:
+                request.transport.abort()  # done, but the client never hears of it
+                raise asyncio.CancelledError
         return json_response(status, body, headers)
 
     def _answer(self, method: str, call: ApiRequest) -> Answer:

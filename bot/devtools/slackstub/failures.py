@@ -4,6 +4,9 @@ Three kinds of scripted failure, consumed in the order they were added: HTTP 429
 `AsyncRateLimitErrorRetryHandler` retries), HTTP 5xx (what `AsyncServerErrorRetryHandler` retries) and HTTP 200 with
 `ok: false` and an error code (what surfaces as `SlackApiError`). The rate limit emulation answers 429 when a
 channel receives more messages per second than allowed, as Slack does for chat.postMessage.
+
+Two kinds of lost answer, where the call *does* take effect: the answer is delayed (past a client's timeout), or
+the connection is dropped once the call is done — what a client cannot tell from a call that never landed.
 """
 
 from __future__ import annotations
@@ -43,6 +46,22 @@ class _Scripted:
 
 
 @dataclass
+class _LostAnswer:
+    method: str
+    delay: float
+    drop: bool
+    remaining: int | None
+
+
+@dataclass(frozen=True)
+class LostAnswer:
+    """After the call took effect: wait `delay` seconds before answering, then answer or drop the connection."""
+
+    delay: float
+    drop: bool
+
+
+@dataclass
 class _Bucket:
     tokens: float
     updated: float
@@ -62,6 +81,7 @@ class FailurePlan:
         self._clock = clock
         self._lock = threading.Lock()
         self._scripted: list[_Scripted] = []
+        self._lost: list[_LostAnswer] = []
         self._limit: _RateLimit | None = None
         self._buckets: dict[str, _Bucket] = {}
 
@@ -84,6 +104,27 @@ class FailurePlan:
                         if scripted.remaining == 0:
                             self._scripted.remove(scripted)
                     return scripted.response()
+        return None
+
+    def lose_answers(self, method: str, *, delay: float, drop: bool, times: int | None) -> None:
+        """Let the next `times` calls of `method` take effect, then delay their answer and/or drop the connection."""
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1 (or None for every call)")
+        if delay < 0:
+            raise ValueError("delay must not be negative")
+        with self._lock:
+            self._lost.append(_LostAnswer(method, delay, drop, times))
+
+    def take_lost(self, method: str) -> LostAnswer | None:
+        """How this call's answer is lost, if it is to be (consuming one of its `times`)."""
+        with self._lock:
+            for lost in self._lost:
+                if lost.method in (method, ANY_METHOD):
+                    if lost.remaining is not None:
+                        lost.remaining -= 1
+                        if lost.remaining == 0:
+                            self._lost.remove(lost)
+                    return LostAnswer(lost.delay, lost.drop)
         return None
 
     def limit_channels(self, per_second: float, burst: int, methods: Iterable[str]) -> None:
@@ -115,5 +156,6 @@ class FailurePlan:
         """Drop every scripted failure and the rate limit."""
         with self._lock:
             self._scripted.clear()
+            self._lost.clear()
             self._limit = None
             self._buckets.clear()

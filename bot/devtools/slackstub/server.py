@@ -156,6 +156,11 @@ class SlackStandIn:
         """
         self._failures.add(method, status=status, error=error, retry_after=retry_after, times=times)
 
+    def lose_answer(self, method: str, *, delay: float = 0.0, drop: bool = False, times: int | None = 1) -> None:
+        """Let the next `times` calls of `method` take effect but lose their answer: answer after `delay` seconds
+        (past the client's timeout, say), or with `drop=True` close the connection instead of answering."""
+        self._failures.lose_answers(method, delay=delay, drop=drop, times=times)
+
     def rate_limit_per_channel(
         self,
         messages_per_second: float = 1.0,
