@@ -4,6 +4,9 @@ Slack allows about one message per second per channel; a 429 carries Retry-After
 wait it out (and back off on 5xx and connection errors); on top, calls to one channel are spaced by
 `min_interval` so a storm does not run into the limit in the first place. A call that still fails raises
 `SlackSendError` for the caller to record and retry later: nothing is silently lost.
+
+Every call's arguments pass `outbound` (`redact_strings`) on the way out — text, blocks, attachments, metadata,
+file content — so no message can carry a secret in clear, whichever code built it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.metrics import Metrics
+from bot.core.redact import redact_strings
 
 
 class SlackSendError(Exception):
@@ -65,6 +69,12 @@ def make_client(token: str, base_url: str, metrics: Metrics) -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=base_url, timeout=15, retry_handlers=handlers)
 
 
+def outbound(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a Slack call with every string in them redacted: the one step all outbound text passes."""
+    redacted: dict[str, Any] = redact_strings(args)
+    return redacted
+
+
 class SlackOut:
     """Outbound Slack calls of the bot."""
 
@@ -90,7 +100,7 @@ class SlackOut:
     async def call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         """One Web API call (unpaced); SlackSendError when it fails for good."""
         try:
-            response = await self.client.api_call(method, json=kwargs)
+            response = await self.client.api_call(method, json=outbound(kwargs))
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
             self._metrics.slack_calls.labels(method, error).inc()
@@ -141,7 +151,10 @@ class SlackOut:
         async with self._locks.setdefault(channel, asyncio.Lock()):
             try:
                 await self.client.files_upload_v2(
-                    channel=channel, thread_ts=thread_ts, filename=filename, content=content, title=title
+                    **outbound(
+                        {"channel": channel, "thread_ts": thread_ts, "filename": filename, "content": content}
+                        | {"title": title}
+                    )
                 )
             except SlackApiError as exc:
                 self._metrics.slack_calls.labels("files.upload_v2", str(exc.response.get("error"))).inc()
