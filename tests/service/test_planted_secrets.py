@@ -31,6 +31,7 @@ from bot.core.logs import JsonFormatter
 from bot.devtools.simcluster import SimCluster, load_scenarios
 from bot.devtools.simcluster.scenarios import parse_scenario
 from bot.devtools.slackstub.signing import slash_command_body
+from bot.store import Store
 from bot.store.schema import metadata
 from tests.service.conftest import CHANNEL, CLUSTER, Bot, BotFactory, am_alert, am_payload, eventually, pods_of
 from tests.service.test_guarded_actions import (
@@ -251,9 +252,9 @@ async def _every_text_column(engine: AsyncEngine) -> str:
     return "\n".join(dump)
 
 
-async def _cli(config_file: Path, *args: str) -> Result:
+async def _cli(config_file: Path, db_url: str, *args: str) -> Result:
     """The CLI as a person runs it (in a thread: it runs its own event loop)."""
-    runner = CliRunner()
+    runner = CliRunner(env={"CRASHLOOP_DATABASE_URL": db_url})
     return await asyncio.to_thread(runner.invoke, cli, ["--config", str(config_file), *args], catch_exceptions=False)
 
 
@@ -269,7 +270,8 @@ async def test_no_planted_secret_reaches_any_exit(
     answers: list[str] = []
     await _slack_flow(bot, answers)
 
-    # the CLI: triage, act (a failing then a working rollback of the other workload), audit list on the bot's db
+    # the CLI, on a database of its own (the bot would otherwise verify the CLI's change itself): triage, a failing
+    # then a working rollback of the other workload; then `audit list` on both databases
     cfg = tmp_path / "crashloop.yaml"
     cfg.write_text(
         yaml.safe_dump(
@@ -279,9 +281,11 @@ async def test_no_planted_secret_reaches_any_exit(
             }
         )
     )
-    monkeypatch.setenv("CRASHLOOP_DATABASE_URL", db_url)
     monkeypatch.setenv("CRASHLOOP_SECRETS_DIR", str(tmp_path / "no-secrets"))
-    cli_out = [(await _cli(cfg, "triage", "prod", "leaky-cli", "-o", fmt)).output for fmt in ("text", "json", "wide")]
+    cli_db = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    cli_out = [
+        (await _cli(cfg, cli_db, "triage", "prod", "leaky-cli", "-o", f)).output for f in ("text", "json", "wide")
+    ]
     bot.sim.add_fault(
         verb="patch",
         resource="deployments",
@@ -290,15 +294,15 @@ async def test_no_planted_secret_reaches_any_exit(
         times=1,
         message=" ".join(planted("kube_error")),
     )
-    cli_out.append((await _cli(cfg, "act", "rollout_undo", "prod", "leaky-cli", "--yes")).output)
-    cli_out.append((await _cli(cfg, "act", "rollout_undo", "prod", "leaky-cli", "--yes")).output)
+    cli_out.append((await _cli(cfg, cli_db, "act", "rollout_undo", "prod", "leaky-cli", "--yes")).output)
+    cli_out.append((await _cli(cfg, cli_db, "act", "rollout_undo", "prod", "leaky-cli", "--yes")).output)
     assert "recovered" in cli_out[-1]
-    for fmt in ("text", "wide", "json", "yaml"):
-        cli_out.append((await _cli(cfg, "audit", "list", "-o", fmt)).output)
-    assert "leaky-cli" in cli_out[-1]
-    assert "leaky-app" in cli_out[-1]
-    verify = await _cli(cfg, "audit", "verify")
-    assert verify.exit_code == 0, verify.output  # redacted before hashing: the chain holds
+    for url, workload in ((cli_db, "leaky-cli"), (db_url, "leaky-app")):
+        for fmt in ("text", "wide", "json", "yaml"):
+            cli_out.append((await _cli(cfg, url, "audit", "list", "-o", fmt)).output)
+        assert workload in cli_out[-1]
+        verify = await _cli(cfg, url, "audit", "verify")
+        assert verify.exit_code == 0, verify.output  # redacted before hashing: the chain holds
 
     slack_seen = json.dumps(
         [[c.method, c.args] for c in bot.slack.calls]
@@ -308,7 +312,11 @@ async def test_no_planted_secret_reaches_any_exit(
         ensure_ascii=False,
         default=str,
     )
-    database = await _every_text_column(bot.services.store.engine)
+    cli_store = Store(cli_db)
+    try:
+        database = await _every_text_column(bot.services.store.engine) + await _every_text_column(cli_store.engine)
+    finally:
+        await cli_store.close()
     found = {
         "slack": leaks(slack_seen),
         "database": leaks(database),
@@ -318,4 +326,5 @@ async def test_no_planted_secret_reaches_any_exit(
     assert found == {"slack": [], "database": [], "cli": [], "logs": []}
     # and the bot did see them: the planted texts were there to be leaked
     assert "leaky-app" in database
+    assert "leaky-cli" in database
     assert "Planted" in slack_seen
