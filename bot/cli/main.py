@@ -40,7 +40,7 @@ Examples:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    echo(f"crashloop: {message}", err=True)
+    click.echo(f"crashloop: {message}", err=True)  # our own words; a cluster error in them is redacted at source
     sys.exit(code)
 
 
