@@ -23,6 +23,7 @@ from bot.core.settings import Settings
 from bot.incidents.queue import IncidentWorker, WorkerSettings
 from bot.kube.leader import Leader
 from bot.reports.lifecycle import reports_cleanup_ctx
+from bot.slack.redacting import redact_body, redact_replies
 from bot.store.migrate import upgrade
 from bot.wiring import SERVICES, Services, build_services
 from handlers import alerts, health, slack_actions, slack_commands, slack_errors, slack_events
@@ -95,6 +96,7 @@ def _bolt(services: Services, settings: Settings) -> AsyncApp:
         request_verification_enabled=True,
         logger=bolt_log,
     )
+    bolt.middleware(redact_replies)  # every respond() redacted, as SlackOut redacts every Web API call
     slack_commands.register(bolt, services)
     slack_actions.register(bolt, services)
     slack_errors.register(bolt)
@@ -185,4 +187,4 @@ async def _slack_events(request: web.Request) -> web.Response:
         return web.json_response({"error": "invalid request"}, status=401)
     bolt = request.app[BOLT]
     response = await bolt.async_dispatch(await to_bolt_request(request))
-    return await to_aiohttp_response(response)
+    return await to_aiohttp_response(redact_body(response))

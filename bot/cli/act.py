@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from bot.cli.output import echo
 from bot.core.config import Config
 from bot.core.settings import load_settings
 from bot.guard import proposals
@@ -70,7 +71,7 @@ class TerminalNotifier:
         """The requester is the person at the terminal: the returned outcome reaches them."""
 
     async def progress(self, change: ChangeRow, line: str) -> None:
-        click.echo(f"… {line}", err=True)
+        echo(f"… {line}", err=True)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: 
     _refused(outcome)
     assert isinstance(outcome, Previewed)
     change = outcome.change
-    click.echo(f"{change.summary}\n\n{change.diff or '(no change to the pod template)'}")
+    echo(f"{change.summary}\n\n{change.diff or '(no change to the pod template)'}")
     if not r.yes and not click.confirm("Apply this change?", default=False):
         await guard.cancel(actor, change.id)
         return "nothing applied"
@@ -138,7 +139,7 @@ async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: 
     if not r.verify:
         await guard.leave_unwatched(change.id)
         return f"applied: {change.summary}"
-    click.echo(f"applied: {change.summary}; watching the pods until they are Ready and restarts stop", err=True)
+    echo(f"applied: {change.summary}; watching the pods until they are Ready and restarts stop", err=True)
     recovery = await guard.verify(actor, change.id)
     if isinstance(recovery, NotRecovered):
         raise Stop(f"NOT recovered: {recovery.detail}. {recovery.suggestion}", EXIT_FAILED)
@@ -188,6 +189,6 @@ def act_command(
     user = as_user or os.environ.get("USER") or getpass.getuser()
     request = Request(remedy, environment, workload, namespace, overrides, literal, yes, not no_verify)
     try:
-        click.echo(asyncio.run(act(config, request, user=user)))
+        echo(asyncio.run(act(config, request, user=user)))
     except Stop as exc:
         _fail(str(exc), exc.code)

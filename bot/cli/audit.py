@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 
 import click
 
-from bot.cli.output import output_option, to_yaml
+from bot.cli.output import echo, output_option, to_yaml
 
 if TYPE_CHECKING:
     from bot.store.audit import AuditLog, AuditRecord, VerifyResult
@@ -79,11 +79,11 @@ def audit_list(workload: str | None, environment: str | None, since: datetime | 
         from bot.store.audit import record_to_json
 
         data = [record_to_json(r) for r in records]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False) if fmt == "json" else to_yaml(data))
+        echo(json.dumps(data, indent=2, ensure_ascii=False) if fmt == "json" else to_yaml(data))
     elif records:
-        click.echo(format_table(records, wide=fmt == "wide"))
+        echo(format_table(records, wide=fmt == "wide"))
     else:
-        click.echo("no audit records match")
+        echo("no audit records match")
 
 
 @audit_group.command("verify")
@@ -111,9 +111,9 @@ def audit_verify(checkpoint_file: TextIO | None) -> None:
     if result.ok:
         anchored = f"; head matches the newest of {len(checkpoints)} signed checkpoint(s)" if checkpoints else ""
         sealed = f" ({result.unkeyed_rows} pre-0007 row(s) sealed by keyed rows)" if result.unkeyed_rows else ""
-        click.echo(f"audit log intact: {result.checked} rows{sealed}{anchored}")
+        echo(f"audit log intact: {result.checked} rows{sealed}{anchored}")
         return
-    click.echo(f"audit log broken ({result.case}): {result.reason}; the {result.checked} row(s) before it are intact")
+    echo(f"audit log broken ({result.case}): {result.reason}; the {result.checked} row(s) before it are intact")
     sys.exit(EXIT_BROKEN)
 
 
@@ -124,7 +124,7 @@ def audit_checkpoint() -> None:
     async def sign(log: AuditLog) -> Checkpoint:
         return await log.checkpoint()
 
-    click.echo(_run(sign).line())
+    echo(_run(sign).line())
 
 
 def format_table(records: list[AuditRecord], *, wide: bool = False) -> str:
@@ -172,5 +172,5 @@ def _run(operation: Callable[[AuditLog], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except (StoreUnavailable, AuditKeyError) as exc:
-        click.echo(f"crashloop: {exc}", err=True)
+        echo(f"crashloop: {exc}", err=True)
         sys.exit(EXIT_BROKEN)

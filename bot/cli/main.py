@@ -18,7 +18,7 @@ import click
 
 from bot.cli.db_roles import grant_roles_command
 from bot.cli.lazy import Lazy, LazyGroup
-from bot.cli.output import output_option, render_triage, use_colour
+from bot.cli.output import echo, output_option, render_triage, use_colour
 
 if TYPE_CHECKING:
     from bot.core.config import Config
@@ -40,7 +40,7 @@ Examples:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"crashloop: {message}", err=True)
+    click.echo(f"crashloop: {message}", err=True)  # our own words; a cluster error in them is redacted at source
     sys.exit(code)
 
 
@@ -135,7 +135,7 @@ def triage(
         _fail(f"could not {exc.what}: {exc.short}: {exc.message}", EXIT_UNREACHABLE)
     finally:
         triager.close()
-    click.echo(render_triage(result, fmt, colour=ctx.obj["colour"]))
+    echo(render_triage(result, fmt, colour=ctx.obj["colour"]))
 
 
 @cli.group("config")

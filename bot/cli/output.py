@@ -3,6 +3,9 @@ colour only where a person reads it.
 
 Colour is used only when stdout is a terminal, never when NO_COLOR is set (https://no-color.org) or `--no-color`
 is given; pipes and files always get plain text, so scripts and `grep` see the same bytes as before.
+
+Every command prints through `echo`, which redacts (`bot.core.redact`) whatever it is given: one step between
+anything the CLI shows — a triage, a diff, an audit row, an error from the cluster — and the terminal.
 """
 
 from __future__ import annotations
@@ -16,11 +19,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from bot.core.redact import mask_pod_secrets, redact
+
 if TYPE_CHECKING:
     from bot.triage.run import TriageResult
 
 FORMATS = ("text", "json", "yaml", "wide")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """`click.echo` of `text` with every recognised secret redacted."""
+    click.echo(redact(text), err=err)
 
 
 def output_option(*, choices: tuple[str, ...] = FORMATS, default: str = "text") -> Callable[[F], F]:
@@ -60,7 +70,7 @@ def render_triage(result: TriageResult, fmt: str, *, colour: bool) -> str:
     if fmt in ("json", "yaml"):
         from bot.cli.render_json import to_dict
 
-        data = to_dict(result)
+        data = mask_pod_secrets(to_dict(result))  # args after a secret flag, which text patterns cannot see
         return to_json(data) if fmt == "json" else to_yaml(data)
     from bot.cli.render_text import render
 

@@ -95,7 +95,7 @@ _RULES: tuple[_Rule, ...] = (
     # name = "quoted value with spaces" / 'password': 'x y z' — the whole quoted value
     _Rule(
         _NAME_TRIGGERS,
-        re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(\"|')(?!\[REDACTED\])([^\"'\n]*)\2"),
+        re.compile(rf"(?i)(\b{_NAME}{_SEPARATOR})(\"|')(?!\[REDACTED\]|••••)([^\"'\n]*)\2"),
         _unless_reference(rf"\1\2{MASK}\2"),
     ),
     # name=value / name: value where the name says it is secret — but not MySQL's "(using password: YES)" nor a
@@ -103,7 +103,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         _NAME_TRIGGERS,
         re.compile(
-            rf"(?i)(\b{_NAME}{_SEPARATOR})(?!\[REDACTED\])(?!(?:YES|NO)\))(?![^\s\"',;&)}}\]]+:\s)"
+            rf"(?i)(\b{_NAME}{_SEPARATOR})(?!\[REDACTED\]|••••)(?!(?:YES|NO)\))(?![^\s\"',;&)}}\]]+:\s)"
             rf"([^\s\"',;&)}}\]]+)"
         ),
         _unless_reference(rf"\1{MASK}"),
@@ -111,7 +111,7 @@ _RULES: tuple[_Rule, ...] = (
     # --password xyz / --db-password=xyz style flags
     _Rule(
         _NAME_TRIGGERS,
-        re.compile(rf"(?i)(--?{_NAME}[ =])(?!\[REDACTED\])([^\s\"']+)"),
+        re.compile(rf"(?i)(--?{_NAME}[ =])(?!\[REDACTED\]|••••)([^\s\"']+)"),
         _unless_reference(rf"\1{MASK}"),
     ),
 )
@@ -170,6 +170,18 @@ def secret_name(name: str, *, env: bool = False) -> bool:
     if _REFERENCE.search(name):
         return False
     return bool(_SECRET_KEY.match(name) or (env and _SECRET_ENV.search(name)))
+
+
+def redact_strings(value: Any) -> Any:
+    """A copy of a JSON-like `value` with every string in it (dict keys excepted) passed through `redact`: the
+    structure and every key kept, so what is stored or sent still means what it meant. Idempotent."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_strings(v) for v in value]
+    return value
 
 
 def redact_obj(value: Any) -> Any:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.redact import mask_pod_secrets
 from bot.kube.client import KubeError, KubeObject
 from bot.kube.parse import selector_string
 from bot.remedies.patches import (
@@ -70,6 +71,26 @@ _FORBIDDEN = re.compile(
 )
 
 
+def masked_template(template: KubeObject) -> KubeObject:
+    """A pod template as a diff may show it: secret args/command items and secrets in any string masked
+    (`mask_pod_secrets`) before the diff is computed. Env lists are kept as they are: `template_diff` hides every
+    literal env value itself and still tells when one changed, which a mask applied first would hide."""
+    masked: KubeObject = mask_pod_secrets(template)
+    spec, original = masked.get("spec") or {}, template.get("spec") or {}
+    for field in ("containers", "initContainers", "ephemeralContainers"):
+        for mine, theirs in zip(spec.get(field) or [], original.get(field) or [], strict=False):
+            if isinstance(mine, dict) and isinstance(theirs, dict) and "env" in theirs:
+                mine["env"] = [_env_entry(e) for e in theirs["env"]]
+    return masked
+
+
+def _env_entry(entry: Any) -> Any:
+    """An env entry with everything but its literal value (which `template_diff` masks) redacted."""
+    if not isinstance(entry, dict) or "value" not in entry:
+        return mask_pod_secrets(entry)
+    return {**mask_pod_secrets({k: v for k, v in entry.items() if k != "value"}), "value": entry["value"]}
+
+
 def not_allowed(exc: KubeError) -> str:
     """A 403 in words an operator can act on: the verb, the resource and where, as the RBAC rule needs them."""
     m = _FORBIDDEN.search(exc.message)
@@ -113,7 +134,7 @@ class Executor:
         meta = obj.get("metadata") or {}
         return Preview(
             patch,
-            template_diff(template_of(obj), template_of(result)),
+            template_diff(masked_template(template_of(obj)), masked_template(template_of(result))),
             str(meta.get("resourceVersion")),
             meta.get("generation"),
         )

@@ -22,6 +22,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from bot.core.redact import redact
+
 KubeObject = dict[str, Any]
 _METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 _METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
@@ -29,9 +31,11 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 
 class KubeError(Exception):
-    """A failed API call: `status` is the HTTP code (None for timeouts and connection errors)."""
+    """A failed API call: `status` is the HTTP code (None for timeouts and connection errors); every text redacted."""
 
     def __init__(self, what: str, status: int | None, reason: str, message: str) -> None:
+        # the apiserver echoes what it was sent (a rejected env value, an arg): no error text carries it in clear
+        what, reason, message = redact(what), redact(reason), redact(message)
         super().__init__(f"{what}: {status or ''} {reason}: {message}".replace("  ", " "))
         self.what = what
         self.status = status

@@ -9,6 +9,9 @@ Posting is the one call that is not idempotent: when Slack's answer is lost (the
 posted, the answer comes after the client's timeout) the message may exist. Such an outcome is `uncertain`, the
 SDK does not retry it, and `post_unique` looks for the message (by its metadata, in the channel's history) before
 posting again — a root message is never posted twice.
+
+Every call's arguments pass `outbound` (`redact_strings`) on the way out — text, blocks, attachments, metadata,
+file content — so no message can carry a secret in clear, whichever code built it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.metrics import Metrics
+from bot.core.redact import redact_strings
 
 
 class SlackSendError(Exception):
@@ -90,6 +94,12 @@ def make_client(token: str, base_url: str, metrics: Metrics, timeout: float = 15
     return AsyncWebClient(token=token, base_url=base_url, timeout=int(timeout), retry_handlers=handlers)
 
 
+def outbound(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a Slack call with every string in them redacted: the one step all outbound text passes."""
+    redacted: dict[str, Any] = redact_strings(args)
+    return redacted
+
+
 class SlackOut:
     """Outbound Slack calls of the bot."""
 
@@ -115,7 +125,7 @@ class SlackOut:
     async def call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         """One Web API call (unpaced); SlackSendError when it fails for good."""
         try:
-            response = await self.client.api_call(method, json=kwargs)
+            response = await self.client.api_call(method, json=outbound(kwargs))
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
             self._metrics.slack_calls.labels(method, error).inc()
@@ -217,7 +227,10 @@ class SlackOut:
         async with self._locks.setdefault(channel, asyncio.Lock()):
             try:
                 await self.client.files_upload_v2(
-                    channel=channel, thread_ts=thread_ts, filename=filename, content=content, title=title
+                    **outbound(
+                        {"channel": channel, "thread_ts": thread_ts, "filename": filename, "content": content}
+                        | {"title": title}
+                    )
                 )
             except SlackApiError as exc:
                 self._metrics.slack_calls.labels("files.upload_v2", str(exc.response.get("error"))).inc()

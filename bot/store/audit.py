@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     CheckConstraint,
     Column,
     Index,
@@ -39,7 +38,6 @@ from sqlalchemy import (
     Row,
     String,
     Table,
-    Text,
     UniqueConstraint,
     func,
     select,
@@ -47,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.redact import redact_strings
 from bot.core.settings import Settings, load_settings
 from bot.store import StoreUnavailable
 from bot.store.audit_chain import AuditKey, AuditKeyError, AuditKeyring, keyed_hash
@@ -63,7 +62,7 @@ from bot.store.audit_records import (
     keyed_values,
 )
 from bot.store.audit_verify import walk
-from bot.store.schema import UTCDateTime, metadata
+from bot.store.schema import RedactedJSON, RedactedString, RedactedText, UTCDateTime, metadata
 
 __all__ = [
     "ACTIONS",
@@ -101,14 +100,14 @@ audit_log = Table(
     Column("action", String(32), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("actor_id", String(255), nullable=False),
-    Column("actor_name", String(255)),
+    Column("actor_name", RedactedString(255)),
     Column("environment", String(64), nullable=False),
     Column("namespace", String(253), nullable=False),
     Column("workload", String(253), nullable=False),
     Column("remedy", String(64)),
-    Column("params", JSON, nullable=False),
-    Column("diff", Text),
-    Column("detail", Text),
+    Column("params", RedactedJSON, nullable=False),
+    Column("diff", RedactedText),
+    Column("detail", RedactedText),
     Column("incident_id", Integer),  # no foreign key: the log outlives whatever it mentions
     Column("slack_channel", String(32)),
     Column("slack_ts", String(32)),
@@ -170,7 +169,7 @@ class AuditLog:
         """
         when = _utc(at or datetime.now(UTC))
         key = self.keyring.current
-        record = await self._append_retrying(replace(event, params=mask_params(_json_safe(event.params))), when, key)
+        record = await self._append_retrying(_redacted(event), when, key)
         await publish(make_checkpoint(key, count=record.seq, head=record.hash, at=datetime.now(UTC)), self.sinks)
         return record
 
@@ -341,6 +340,18 @@ def _head_query() -> Any:
 def _is_secret_key(key: Any) -> bool:
     name = str(key).lower()
     return name in SECRET_KEYS or not SECRET_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", name))
+
+
+def _redacted(event: AuditEvent) -> AuditEvent:
+    """`event` as its row will be written — params masked, secrets in every text redacted — so the hash covers
+    exactly what is stored (the columns' own redaction is idempotent and leaves it unchanged)."""
+    return replace(
+        event,
+        params=redact_strings(mask_params(_json_safe(event.params))),
+        actor_name=redact_strings(event.actor_name),
+        diff=redact_strings(event.diff),
+        detail=redact_strings(event.detail),
+    )
 
 
 def _json_safe(params: dict[str, Any]) -> dict[str, Any]:

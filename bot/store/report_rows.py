@@ -21,7 +21,6 @@ from sqlalchemy import (
     Row,
     String,
     Table,
-    Text,
     UniqueConstraint,
     and_,
     cast,
@@ -35,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.audit import audit_log
-from bot.store.schema import UTCDateTime, incidents, metadata
+from bot.store.schema import RedactedText, UTCDateTime, incidents, metadata
 
 APPLIED = "applied"  # the audit action written once per change that reached the cluster
 
@@ -78,7 +77,7 @@ report_runs = Table(
     Column("claimed_at", UTCDateTime),
     Column("lease_until", UTCDateTime),
     Column("completed_at", UTCDateTime),
-    Column("error", Text),
+    Column("error", RedactedText),
     Column("channel", String(32)),
     Column("message_ts", String(32)),  # set once the report message is posted: a retry does not post it again
     Column("chart_file_id", String(64)),

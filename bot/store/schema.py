@@ -1,6 +1,12 @@
 """Table definitions — the shape the Alembic migrations in `migrations/versions/` create.
 
 Times are stored in UTC; `UTCDateTime` gives them back timezone-aware on every backend (SQLite keeps none).
+
+Every free-text and JSON column is `RedactedText`/`RedactedJSON`: the secret patterns of `bot.core.redact` are
+applied when a value is bound, so no code path can write a secret into the database in clear, whatever it forgot.
+Only the strings are rewritten (keys and structure kept), so stored parameters still mean what they meant; the
+redaction is idempotent, so a value redacted (and hashed, as the audit log does) before it is written is stored
+exactly as hashed. `changes.sealed_value` is the one text column left as is: it is ciphertext.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from bot.core.redact import redact, redact_strings
 
 metadata = MetaData(
     naming_convention={
@@ -54,6 +62,36 @@ class UTCDateTime(TypeDecorator[datetime]):
         return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
 
 
+class RedactedText(TypeDecorator[str]):
+    """Text whose secrets are redacted before it is written."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else redact(value)
+
+
+class RedactedString(TypeDecorator[str]):
+    """A short string column (names, reasons) whose secrets are redacted before it is written."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else redact(value)
+
+
+class RedactedJSON(TypeDecorator[Any]):
+    """JSON whose strings are redacted before it is written."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return redact_strings(value)
+
+
 incidents = Table(
     "incidents",
     metadata,
@@ -68,23 +106,23 @@ incidents = Table(
     Column("resolved_at", UTCDateTime),
     Column("last_alert_at", UTCDateTime),
     Column("alert_count", Integer, nullable=False, default=0),
-    Column("firing", JSON, nullable=False, default=list),  # fingerprints currently firing
-    Column("alertnames", JSON, nullable=False, default=list),
+    Column("firing", RedactedJSON, nullable=False, default=list),  # fingerprints currently firing
+    Column("alertnames", RedactedJSON, nullable=False, default=list),
     Column("channel", String(32)),
     Column("root_ts", String(32)),
     Column("branch", String(32)),
-    Column("reason", String(64)),
+    Column("reason", RedactedString(64)),
     Column("exit_code", Integer),
     Column("restarts", Integer),
     Column("pod", String(253)),
     Column("container", String(253)),
-    Column("summary", Text),
+    Column("summary", RedactedText),
     Column("finding_digest", String(64)),  # what the thread was last told, to post only what is new
     Column("last_triage_at", UTCDateTime),
     Column("updated_at", UTCDateTime),
-    Column("slack_error", Text),
-    Column("message", JSON),  # the triage body (blocks, text, metadata) the root message shows
-    Column("pending_replies", JSON, nullable=False, default=list),  # thread replies / files not yet posted
+    Column("slack_error", RedactedText),
+    Column("message", RedactedJSON),  # the triage body (blocks, text, metadata) the root message shows
+    Column("pending_replies", RedactedJSON, nullable=False, default=list),  # thread replies / files not yet posted
     Column("needs_sync", Integer, nullable=False, default=0),  # 1: Slack does not show the incident's state yet
     Column("sync_attempts", Integer, nullable=False, default=0),
     Column("next_sync_at", UTCDateTime),
@@ -98,22 +136,22 @@ alerts = Table(
     Column("dedupe_key", String(64), nullable=False, unique=True),
     Column("source", String(16), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("alertname", String(200), nullable=False),
+    Column("alertname", RedactedString(200), nullable=False),
     Column("fingerprint", String(64), nullable=False),
     Column("starts_at", UTCDateTime),
     Column("ends_at", UTCDateTime),
-    Column("labels", JSON, nullable=False),
-    Column("annotations", JSON, nullable=False),
-    Column("generator_url", Text),
-    Column("group_key", Text),
-    Column("sample_log", Text),
+    Column("labels", RedactedJSON, nullable=False),
+    Column("annotations", RedactedJSON, nullable=False),
+    Column("generator_url", RedactedText),
+    Column("group_key", RedactedText),
+    Column("sample_log", RedactedText),
     Column("received_at", UTCDateTime, nullable=False),
     Column("state", String(16), nullable=False),  # pending | processed | unroutable | failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime),
     Column("claimed_by", String(32)),  # the instance holding the claim: a dead one's claims are taken over
-    Column("error", Text),
+    Column("error", RedactedText),
     Column("environment", String(64)),
     Column("incident_id", Integer, ForeignKey("incidents.id")),
     Column("processed_at", UTCDateTime),
@@ -132,7 +170,7 @@ proposals = Table(
     Column("workload", String(253), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("remedy", String(32), nullable=False),
-    Column("params", JSON, nullable=False),
+    Column("params", RedactedJSON, nullable=False),
     Column("resource_version", String(64)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
@@ -152,18 +190,18 @@ changes = Table(
     Column("workload", String(253), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("remedy", String(32), nullable=False),
-    Column("params", JSON, nullable=False),  # what will be applied; a literal env value is only in sealed_value
+    Column("params", RedactedJSON, nullable=False),  # a literal env value is only in sealed_value
     Column("sealed_value", Text),  # Fernet token of a literal set_env value
     Column("generation", Integer),
     Column("state", String(24), nullable=False),
     Column("active_marker", Integer),  # 1 until the change ends: one change per workload at a time
     Column("requested_by", String(64), nullable=False),
-    Column("requested_by_name", String(200)),
+    Column("requested_by_name", RedactedString(200)),
     Column("approved_by", String(64)),
-    Column("approved_by_name", String(200)),
-    Column("summary", Text),
-    Column("diff", Text),
-    Column("detail", Text),
+    Column("approved_by_name", RedactedString(200)),
+    Column("summary", RedactedText),
+    Column("diff", RedactedText),
+    Column("detail", RedactedText),
     Column("channel", String(32)),
     Column("thread_ts", String(32)),
     Column("created_at", UTCDateTime, nullable=False),
