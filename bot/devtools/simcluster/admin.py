@@ -20,7 +20,7 @@ from aiohttp import web
 from .faults import Fault
 from .requestlog import RecordedRequest
 
-_FAULT_FIELDS = ("verb", "resource", "namespace", "name", "status", "delay", "times", "message", "user")
+_FAULT_FIELDS = ("verb", "resource", "namespace", "name", "status", "delay", "times", "message", "user", "land", "drop")
 
 
 class Controls(Protocol):

@@ -3,6 +3,10 @@
 A fault matches on verb (`get`, `list`, `create`, `update`, `patch`, `delete`, `watch` or `*`), resource as RBAC
 names it (`pods`, `pods/log`, `deployments/scale`, `*`), and optionally namespace and name. A 403 is worded like an
 RBAC denial for the bot's ServiceAccount, so the bot's tests see what production would show.
+
+A lost answer is simulated with `land`: the call is carried out first (a PATCH lands in the store) and only then
+delayed, answered with `status` (a 504 from a proxy) or, with `drop`, the connection closed without an answer —
+what a client sees when the API server applied its write but the reply never arrived.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class Fault:
     times: int | None = None
     message: str | None = None
     user: str = DEFAULT_USER
+    land: bool = False  # carry the call out first, then delay / fail / drop its answer
+    drop: bool = False  # close the connection instead of answering
     id: int = field(default=0, compare=False)
 
     def matches(self, verb: str, resource: str, namespace: str | None, name: str | None) -> bool:
@@ -60,8 +66,8 @@ class FaultSet:
         self._ids = itertools.count(1)
 
     def add(self, fault: Fault) -> Fault:
-        if fault.status is None and fault.delay <= 0:
-            raise ValueError("a fault needs a status or a delay")
+        if fault.status is None and fault.delay <= 0 and not fault.drop:
+            raise ValueError("a fault needs a status, a delay or drop")
         with self._lock:
             stored = replace(fault, id=next(self._ids))
             self._faults.append(stored)

@@ -19,7 +19,7 @@ from aiohttp import web
 from . import discovery, openapi
 from .api import ClusterApi
 from .errors import ApiError, path_not_found, unauthorized
-from .faults import FaultSet
+from .faults import Fault, FaultSet
 from .messages import ApiRequest, ApiResponse, Target, verb_for
 from .requestlog import RecordedRequest, RequestLog, parse_logged_body
 from .routing import Discovery, parse_path
@@ -92,8 +92,10 @@ def _resource_name(target: Target) -> str:
 
 async def _answer(
     services: Services, request: web.Request, target: Target, api_request: ApiRequest, verb: str
-) -> web.StreamResponse | ApiResponse:
+) -> web.StreamResponse | ApiResponse | None:
     fault = services.faults.take(verb, _resource_name(target), target.namespace, target.name)
+    if fault is not None and fault.land and verb != "watch":
+        return await _lose_answer(request, fault, services.api.handle(api_request), target, verb)
     if fault is not None:
         if fault.delay > 0:
             await asyncio.sleep(fault.delay)
@@ -103,6 +105,20 @@ async def _answer(
     if verb == "watch":
         return await services.hub.stream(request, api_request)
     return services.api.handle(api_request)
+
+
+async def _lose_answer(
+    request: web.Request, fault: Fault, done: ApiResponse, target: Target, verb: str
+) -> ApiResponse | None:
+    """The call was carried out (`done`); now its answer is delayed, replaced by an error, or never sent."""
+    if fault.delay > 0:
+        await asyncio.sleep(fault.delay)
+    if fault.drop:
+        if request.transport is not None:
+            request.transport.abort()
+        return None
+    err = fault.error(target.rt.group, _resource_name(target), verb, target.namespace, target.name)
+    return ApiResponse(err.code, err.status()) if err is not None else done
 
 
 def _record(
@@ -139,7 +155,9 @@ async def _serve_api(services: Services, request: web.Request, raw: bytes, route
         request.method, route, dict(request.query), raw, headers.get("Content-Type", ""), headers.get("Accept", "")
     )
     answer = await _answer(services, request, route, api_request, verb)
-    _record(services, request, raw, answer.status, route, verb)
+    _record(services, request, raw, answer.status if answer is not None else 0, route, verb)
+    if answer is None:  # the connection was dropped after the call was carried out
+        return web.Response(status=204)
     if isinstance(answer, ApiResponse):
         return _json(answer.status, answer.body, answer.content_type)
     return answer

@@ -198,8 +198,10 @@ class SimCluster:
         times: int | None = None,
         message: str | None = None,
         user: str = DEFAULT_USER,
+        land: bool = False,
+        drop: bool = False,
     ) -> Fault:
-        return self.inject(Fault(verb, resource, namespace, name, status, delay, times, message, user))
+        return self.inject(Fault(verb, resource, namespace, name, status, delay, times, message, user, land, drop))
 
     def inject(self, fault: Fault) -> Fault:
         return self._faults.add(fault)
