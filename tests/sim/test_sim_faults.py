@@ -205,3 +205,20 @@ def test_a_landed_patch_whose_connection_drops(apps: client.AppsV1Api, sim: SimC
 def test_a_fault_without_status_delay_or_drop_is_refused(sim: SimCluster) -> None:
     with pytest.raises(ValueError, match="status, a delay or drop"):
         sim.add_fault(verb="patch", land=True)
+
+
+def test_a_fault_for_real_calls_lets_dry_runs_through(apps: client.AppsV1Api, sim: SimCluster) -> None:
+    sim.add_fault(verb="patch", resource="deployments", status=504, land=True, dry_run=False, times=1)
+    apps.patch_namespaced_deployment("web-app", "shop", _IMAGE_PATCH, dry_run="All")  # not taken by the fault
+    assert _image(sim) != "web:lost-answer"
+    with pytest.raises(ApiException):
+        apps.patch_namespaced_deployment("web-app", "shop", _IMAGE_PATCH)
+    assert _image(sim) == "web:lost-answer"
+    assert _patches(sim) == [200, 504]
+
+
+def test_lost_answer_faults_over_the_admin_api(raw: Callable[..., Any], sim: SimCluster) -> None:
+    body = {"verb": "patch", "resource": "deployments", "status": 504, "land": True, "drop": False, "dry_run": False}
+    assert raw("/_sim/faults", "POST", token=None, body=body).status == 201
+    (fault,) = sim.active_faults()
+    assert (fault.land, fault.drop, fault.dry_run, fault.status) == (True, False, False, 504)

@@ -93,7 +93,8 @@ def _resource_name(target: Target) -> str:
 async def _answer(
     services: Services, request: web.Request, target: Target, api_request: ApiRequest, verb: str
 ) -> web.StreamResponse | ApiResponse | None:
-    fault = services.faults.take(verb, _resource_name(target), target.namespace, target.name)
+    dry_run = "dryRun" in request.query
+    fault = services.faults.take(verb, _resource_name(target), target.namespace, target.name, dry_run=dry_run)
     if fault is not None and fault.land and verb != "watch":
         return await _lose_answer(request, fault, services.api.handle(api_request), target, verb)
     if fault is not None:
