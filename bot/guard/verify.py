@@ -6,7 +6,8 @@ two watchers record it once. The terminal waits for it inline and prints what it
 
 It also settles a PATCH whose answer was lost (`reread`): the workload is read again and compared with the patch
 that was sent; a change whose re-read failed stays `applying` (holding its workload's lock) until the resume loop's
-next re-read settles it.
+next re-read settles it. The held patch lives in this process: after a restart (or from `crashloop act`, which
+exits) the change is settled like any interrupted apply, by its generation after five minutes.
 """
 
 from __future__ import annotations
