@@ -33,6 +33,7 @@ from bot.guard.outcomes import (
     Outcome,
     Previewed,
     Refused,
+    Uncertain,
     Verified,
 )
 from bot.guard.trail import Actor
@@ -131,6 +132,8 @@ async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: 
     _refused(done)
     if isinstance(done, Failed):
         raise Stop(f"{done.reason}", EXIT_FAILED)
+    if isinstance(done, Uncertain):
+        raise Stop(f"outcome unknown: {done.reason}", EXIT_FAILED)
     if isinstance(done, Conflict):
         raise Stop("the workload changed while applying (409 Conflict): nothing applied; run the command again", 1)
     if isinstance(done, Verified):  # netcheck: the check ran

@@ -1,8 +1,10 @@
 """The guard's last step: apply a confirmed (and, where required, approved) change, and never leave it half done.
 
 The patch carries the resourceVersion it was previewed against (`bot.guard.executor`): a 409 re-reads, previews
-again and asks the requester to confirm again; a lost answer (timeout, 5xx) checks whether the patch landed
-anyway; any other failure ends the change as `failed`, audited and told. Netcheck, not a patch, runs its pod
+again and asks the requester to confirm again; a lost answer (timeout, dropped connection, 5xx) re-reads the
+workload and compares it with the patch sent: in place → `applied` and verified, absent → `failed`, and a re-read
+that fails leaves the outcome unknown (audited, told, the workload's lock kept until a later re-read settles it);
+any other failure ends the change as `failed`, audited and told. Netcheck, not a patch, runs its pod
 here. An applied change is handed to the verifier.
 """
 
@@ -16,18 +18,18 @@ from typing import Any
 
 from bot.core.metrics import Metrics
 from bot.core.sealing import SealError, unseal
-from bot.guard.executor import Executor, Target, not_allowed
+from bot.guard.executor import Executor, LostAnswer, Target, not_allowed
 from bot.guard.notifier import Notifier
-from bot.guard.outcomes import Applied, Conflict, Failed, Refused, Rule, Verified
+from bot.guard.outcomes import Applied, Conflict, Failed, Refused, Rule, Uncertain, Verified
 from bot.guard.trail import Actor, Trail
 from bot.guard.verify import Verifier, netcheck_verdict
-from bot.kube.client import KubeConfigError, KubeError
+from bot.kube.client import KubeConfigError, KubeError, KubeObject
 from bot.remedies.patches import NetcheckResult, PlanError
 from bot.store.changes import ChangeRow, ChangeStore
 
 log = logging.getLogger("crashloop.guard")
 
-ApplyOutcome = Applied | Verified | Failed | Conflict | Refused
+ApplyOutcome = Applied | Verified | Failed | Uncertain | Conflict | Refused
 
 
 class Applier:
@@ -79,25 +81,48 @@ class Applier:
             result = await self.executor.apply(target, change.remedy, params, str(meta.get("resourceVersion")))
         except (PlanError, SealError) as exc:
             return await self.failed(actor, change, str(exc))
+        except LostAnswer as exc:
+            return await self._lost_answer(actor, change, target, exc)
         except KubeError as exc:
             if exc.status == 409 or (exc.status == 422 and "test" in exc.message.lower()):
                 return await self._conflict(actor, change)
-            lost = exc.status is None or exc.status >= 500
-            landed = await self.verifier.landed_anyway(target, change) if lost else None
-            if landed is None:
-                return await self.failed(
-                    actor, change, not_allowed(exc) if exc.status == 403 else f"{exc.short}: {exc.message}"
-                )
-            result = landed  # the answer was lost (timeout), but the patch reached the API server
+            return await self.failed(
+                actor, change, not_allowed(exc) if exc.status == 403 else f"{exc.short}: {exc.message}"
+            )
+        return await self._applied(actor, change, result)
+
+    async def _applied(self, actor: Actor, change: ChangeRow, result: KubeObject, lost: str = "") -> Applied:
         moved = await self.changes.move(change.id, ["applying"], "verifying") or change
         new_meta = result.get("metadata") or {}
         detail = f"applied: generation {new_meta.get('generation')}, resourceVersion {new_meta.get('resourceVersion')}"
+        detail = f"{lost}; {detail}" if lost else detail
         await self.trail.record(actor, "applied", "ok", moved, detail=detail)
         self.metrics.actions.labels(change.remedy, "applied").inc()
         applied = Applied(moved, detail)
         await self.notifier.announce(applied)
         self.verifier.watch(moved)
         return applied
+
+    async def _lost_answer(self, actor: Actor, change: ChangeRow, target: Target, exc: LostAnswer) -> ApplyOutcome:
+        """The PATCH was sent but its answer lost: re-read and compare the workload with the patch sent."""
+        lost = f"the answer to the PATCH was lost ({exc.short}: {exc.message})"
+        found = await self.verifier.reread(target, exc.patch)
+        if found.found and found.live is not None:
+            return await self._applied(actor, change, found.live, f"{lost}; {found.detail}")
+        if found.found is False:
+            return await self.failed(actor, change, f"{lost}; {found.detail}")
+        why = (
+            f"{lost}, and {found.detail}: it is unknown whether the change was applied. The workload stays locked "
+            "for other changes until a re-read settles it; check the workload before acting on it"
+        )
+        held = await self.changes.move(change.id, ["applying"], "applying", detail=why) or change
+        self.verifier.hold(change.id, exc.patch)
+        # The audit log's actions are fixed by its schema: "applied" with outcome "error", saying it is unknown.
+        await self.trail.record(actor, "applied", "error", held, detail=f"outcome unknown: {why}")
+        self.metrics.actions.labels(change.remedy, "unknown").inc()
+        uncertain = Uncertain(held, why)
+        await self.notifier.announce(uncertain)
+        return uncertain
 
     def _params(self, change: ChangeRow) -> dict[str, Any]:
         literal = unseal(self.secret, change.sealed_value) if change.sealed_value else None

@@ -34,6 +34,14 @@ from bot.triage.run import Triager
 _RESOURCES = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 
 
+class LostAnswer(KubeError):
+    """The PATCH was sent but its answer was lost (timeout, dropped connection, 5xx): it may have landed."""
+
+    def __init__(self, exc: KubeError, patch: PatchPlan) -> None:
+        super().__init__(exc.what, exc.status, exc.reason, exc.message)
+        self.patch = patch
+
+
 @dataclass(frozen=True)
 class Target:
     """The workload a change is about."""
@@ -140,10 +148,18 @@ class Executor:
         )
 
     async def apply(self, t: Target, remedy: str, params: dict[str, Any], resource_version: str) -> KubeObject:
-        """Apply the patch if the workload is still at `resource_version` (else KubeError 409 Conflict)."""
+        """Apply the patch if the workload is still at `resource_version` (else KubeError 409 Conflict).
+
+        A lost answer (timeout, dropped connection, 5xx) raises `LostAnswer`, carrying the patch that was sent.
+        """
         obj, history = await self.read(t)
         patch = plan(remedy, params, obj, history)
-        return await self._patch(t, _with_precondition(patch, resource_version), dry_run=False)
+        try:
+            return await self._patch(t, _with_precondition(patch, resource_version), dry_run=False)
+        except KubeError as exc:
+            if exc.status is None or exc.status >= 500:
+                raise LostAnswer(exc, patch) from exc
+            raise
 
     async def _patch(self, t: Target, patch: PatchPlan, *, dry_run: bool) -> KubeObject:
         writer = self.triager.writer(t.environment)

@@ -114,6 +114,17 @@ class Failed:
 
 
 @dataclass(frozen=True)
+class Uncertain:
+    """The PATCH's answer was lost and the workload could not be re-read: it may or may not be applied.
+
+    The change keeps its workload's lock until a later re-read settles it (then Applied or Failed is announced).
+    """
+
+    change: ChangeRow
+    reason: str
+
+
+@dataclass(frozen=True)
 class Ended:
     """Rejected by a responder or cancelled by the requester: nothing changed."""
 
@@ -123,8 +134,18 @@ class Ended:
 
 
 Outcome = (
-    Refused | MayRequest | Previewed | AwaitingApproval | Applied | Verified | NotRecovered | Conflict | Failed | Ended
+    Refused
+    | MayRequest
+    | Previewed
+    | AwaitingApproval
+    | Applied
+    | Verified
+    | NotRecovered
+    | Conflict
+    | Failed
+    | Uncertain
+    | Ended
 )
 
 # What confirm, approve, reject and cancel can end in.
-StepOutcome = Refused | AwaitingApproval | Applied | Verified | Failed | Conflict | Ended
+StepOutcome = Refused | AwaitingApproval | Applied | Verified | Failed | Uncertain | Conflict | Ended

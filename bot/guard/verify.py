@@ -3,22 +3,40 @@
 In the bot this is singleton work: the leader watches in the background (and picks up changes another replica
 applied, or that were in flight when a replica died); every outcome is recorded with a conditional update so
 two watchers record it once. The terminal waits for it inline and prints what it waits for.
+
+It also settles a PATCH whose answer was lost (`reread`): the workload is read again and compared with the patch
+that was sent; a change whose re-read failed stays `applying` (holding its workload's lock) until the resume loop's
+next re-read settles it. The held patch lives in this process: after a restart (or from `crashloop act`, which
+exits) the change is settled like any interrupted apply, by its generation after five minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.core.metrics import Metrics
 from bot.guard.executor import Executor, Recovery, Target
+from bot.guard.inplace import in_place
 from bot.guard.notifier import Notifier
-from bot.guard.outcomes import NotRecovered, Verified
+from bot.guard.outcomes import Applied, Failed, NotRecovered, Verified
 from bot.kube.client import KubeConfigError, KubeError, KubeObject
-from bot.remedies.patches import NetcheckResult
+from bot.remedies.patches import NetcheckResult, PatchPlan
 from bot.store.changes import ChangeRow, ChangeStore
+
+REREAD_DELAYS = (0.5, 1.0, 2.0)  # backoff between re-reads after a lost PATCH answer: ~3.5 s in all
+
+
+@dataclass(frozen=True)
+class Reread:
+    """What re-reading the workload after a lost PATCH answer found (`found` None: the re-read itself failed)."""
+
+    found: bool | None
+    live: KubeObject | None
+    detail: str
 
 
 class Recorder(Protocol):
@@ -51,6 +69,8 @@ class Verifier:
         self.background = background
         self._tasks: set[asyncio.Task[None]] = set()
         self._watching: set[str] = set()
+        self._uncertain: dict[str, PatchPlan] = {}  # change id → the patch whose answer was lost
+        self.reread_delays = REREAD_DELAYS
 
     async def verify(self, change: ChangeRow, by: object | None = None) -> Verified | NotRecovered | None:
         """Watch `change`'s workload; the outcome, recorded (as `by`, else the bot) and announced (None: another
@@ -98,6 +118,29 @@ class Verifier:
         step = f.remedies[0].title if f.remedies else f.next_step
         return f"Re-triage now says: {f.summary} — next: {step}"
 
+    async def reread(self, target: Target, patch: PatchPlan) -> Reread:
+        """After a lost PATCH answer: re-read the workload (retrying with backoff) until the patch is in place.
+
+        `found` is False when every re-read shows the workload without the change, None when none succeeded.
+        """
+        failure, live = "", None
+        for delay in (0.0, *self.reread_delays):
+            await asyncio.sleep(delay)
+            try:
+                live, _ = await self.executor.read(target)
+            except (KubeError, KubeConfigError) as exc:
+                failure = str(exc)
+                continue
+            if in_place(patch, live):
+                return Reread(True, live, "re-read: the change is in place")
+        if live is not None:
+            return Reread(False, live, "re-read: the change is not in place; nothing applied")
+        return Reread(None, None, f"the workload could not be re-read ({failure})")
+
+    def hold(self, change_id: str, patch: PatchPlan) -> None:
+        """Keep the patch of a change whose outcome is unknown, for the resume loop's next re-read."""
+        self._uncertain[change_id] = patch
+
     async def landed_anyway(self, target: Target, change: ChangeRow) -> KubeObject | None:
         """After a timeout or a 5xx: the workload when its generation moved past the previewed one, else None."""
         try:
@@ -135,9 +178,15 @@ class Verifier:
         return len(pending)
 
     async def _settle_interrupted(self, after: timedelta = timedelta(minutes=5)) -> None:
-        """Changes left in `applying` by a replica that died mid-apply: applied (watch them) or failed."""
+        """Changes left in `applying` by a replica that died mid-apply: applied (watch them) or failed.
+
+        A change whose PATCH answer was lost here (its patch held) is settled by a re-read at once, by the patch.
+        """
         now = datetime.now(UTC)
         for change in await self.changes.in_state("applying"):
+            if change.id in self._uncertain:
+                await self._settle_uncertain(change, self._uncertain[change.id])
+                continue
             if now - change.updated_at < after:
                 continue
             target = Target(change.environment, change.kind, change.namespace, change.workload)
@@ -146,6 +195,26 @@ class Verifier:
                 await self.record("applied", "ok", change, detail="found applied after an interrupted apply")
             elif await self.changes.move(change.id, ["applying"], "failed", detail="interrupted while applying"):
                 await self.record("failed", "error", change, detail="interrupted while applying; not applied")
+
+    async def _settle_uncertain(self, change: ChangeRow, patch: PatchPlan) -> None:
+        target = Target(change.environment, change.kind, change.namespace, change.workload)
+        found = await self.reread(target, patch)
+        if found.found is None:
+            return  # still unknown: the change keeps the workload's lock until a re-read succeeds
+        self._uncertain.pop(change.id, None)
+        if found.found:
+            moved = await self.changes.move(change.id, ["applying"], "verifying")
+            if moved is not None:
+                detail = f"the PATCH answer was lost; a later {found.detail}: applied"
+                await self.record("applied", "ok", moved, detail=detail)
+                await self.notifier.announce(Applied(moved, detail))
+                self.watch(moved)
+            return
+        why = f"the PATCH answer was lost; a later {found.detail}"
+        moved = await self.changes.move(change.id, ["applying"], "failed", detail=why)
+        if moved is not None:
+            await self.record("failed", "error", moved, detail=why)
+            await self.notifier.announce(Failed(moved, why))
 
     async def drain(self, within: float) -> None:
         """Wait for in-flight verifications (shutdown); unfinished ones stay `verifying` in SQL."""

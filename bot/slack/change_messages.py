@@ -18,6 +18,7 @@ from bot.guard.outcomes import (
     Outcome,
     Previewed,
     Refused,
+    Uncertain,
     Verified,
     title,
 )
@@ -73,6 +74,8 @@ def answer(outcome: Outcome) -> tuple[str, Blocks]:
         return f"{title(outcome.change)} failed", text_blocks(
             f":no_entry: {sb.escape(title(outcome.change))} failed: {sb.escape(outcome.reason)}"
         )
+    if isinstance(outcome, Uncertain):
+        return "Outcome unknown", text_blocks(f":warning: Outcome unknown: {sb.escape(outcome.reason)}")
     if isinstance(outcome, Ended):
         return (
             ("Cancelled", text_blocks("Cancelled: nothing was changed."))
@@ -149,6 +152,9 @@ def thread_post(outcome: Outcome) -> tuple[str, Blocks] | None:
     if isinstance(outcome, Failed):
         text = f":x: *{sb.escape(title(outcome.change))}* failed: {sb.escape(outcome.reason)}"
         return f"Failed: {title(outcome.change)}", text_blocks(text)
+    if isinstance(outcome, Uncertain):
+        text = f":warning: *{sb.escape(title(outcome.change))}*: outcome unknown: {sb.escape(outcome.reason)}"
+        return f"Outcome unknown: {title(outcome.change)}", text_blocks(text)
     if isinstance(outcome, Ended) and not outcome.cancelled:
         return "Rejected", text_blocks(f":x: <@{outcome.by}> rejected: {sb.escape(title(outcome.change))}")
     if isinstance(outcome, Verified) and outcome.change.remedy == "netcheck":

@@ -162,3 +162,63 @@ def test_admin_http_api(raw: Callable[..., Any], core: client.CoreV1Api, sim: Si
     assert raw("/_sim/faults", "DELETE", token=None).status == 200
     assert raw("/_sim/requests", "DELETE", token=None).json() == {"cleared": True}
     assert sim.requests == []
+
+
+# --- lost answers: the call is carried out, then its answer is lost ------------------------------------------------
+
+_IMAGE_PATCH = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "web:lost-answer"}]}}}}
+
+
+def _image(sim: SimCluster) -> str:
+    deployment = sim.get_object("apps/v1", "deployments", "shop", "web-app")
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def _patches(sim: SimCluster) -> list[int]:
+    return [r.status for r in sim.requests if r.verb == "patch" and r.name == "web-app"]
+
+
+def test_a_landed_patch_answered_504_is_in_the_store(apps: client.AppsV1Api, sim: SimCluster) -> None:
+    sim.add_fault(verb="patch", resource="deployments", name="web-app", status=504, land=True, times=1)
+    with pytest.raises(ApiException) as caught:
+        apps.patch_namespaced_deployment("web-app", "shop", _IMAGE_PATCH)
+    assert caught.value.status == 504
+    assert _image(sim) == "web:lost-answer"
+    assert _patches(sim) == [504]
+
+
+def test_a_landed_patch_answered_too_late_times_out(apps: client.AppsV1Api, sim: SimCluster) -> None:
+    sim.add_fault(verb="patch", resource="deployments", name="web-app", delay=1.0, land=True, times=1)
+    with pytest.raises((urllib3.exceptions.MaxRetryError, urllib3.exceptions.ReadTimeoutError)):
+        apps.patch_namespaced_deployment("web-app", "shop", _IMAGE_PATCH, _request_timeout=0.3)
+    assert _image(sim) == "web:lost-answer"  # landed before the answer was held back
+
+
+def test_a_landed_patch_whose_connection_drops(apps: client.AppsV1Api, sim: SimCluster) -> None:
+    sim.add_fault(verb="patch", resource="deployments", name="web-app", drop=True, land=True, times=1)
+    with pytest.raises((urllib3.exceptions.HTTPError, ConnectionError)):
+        apps.patch_namespaced_deployment("web-app", "shop", _IMAGE_PATCH)
+    assert _image(sim) == "web:lost-answer"
+    assert _patches(sim) == [0]  # recorded, with no answer sent
+
+
+def test_a_fault_without_status_delay_or_drop_is_refused(sim: SimCluster) -> None:
+    with pytest.raises(ValueError, match="status, a delay or drop"):
+        sim.add_fault(verb="patch", land=True)
+
+
+def test_a_fault_for_real_calls_lets_dry_runs_through(apps: client.AppsV1Api, sim: SimCluster) -> None:
+    sim.add_fault(verb="patch", resource="deployments", status=504, land=True, dry_run=False, times=1)
+    apps.patch_namespaced_deployment("web-app", "shop", _IMAGE_PATCH, dry_run="All")  # not taken by the fault
+    assert _image(sim) != "web:lost-answer"
+    with pytest.raises(ApiException):
+        apps.patch_namespaced_deployment("web-app", "shop", _IMAGE_PATCH)
+    assert _image(sim) == "web:lost-answer"
+    assert _patches(sim) == [200, 504]
+
+
+def test_lost_answer_faults_over_the_admin_api(raw: Callable[..., Any], sim: SimCluster) -> None:
+    body = {"verb": "patch", "resource": "deployments", "status": 504, "land": True, "drop": False, "dry_run": False}
+    assert raw("/_sim/faults", "POST", token=None, body=body).status == 201
+    (fault,) = sim.active_faults()
+    assert (fault.land, fault.drop, fault.dry_run, fault.status) == (True, False, False, 504)

@@ -20,7 +20,20 @@ from aiohttp import web
 from .faults import Fault
 from .requestlog import RecordedRequest
 
-_FAULT_FIELDS = ("verb", "resource", "namespace", "name", "status", "delay", "times", "message", "user")
+_FAULT_FIELDS = (
+    "verb",
+    "resource",
+    "namespace",
+    "name",
+    "status",
+    "delay",
+    "times",
+    "message",
+    "user",
+    "land",
+    "drop",
+    "dry_run",
+)
 
 
 class Controls(Protocol):

@@ -1,8 +1,13 @@
 """Injected faults: make chosen API calls fail (403, 404, 409, 500, ...) or hang, a given number of times.
 
 A fault matches on verb (`get`, `list`, `create`, `update`, `patch`, `delete`, `watch` or `*`), resource as RBAC
-names it (`pods`, `pods/log`, `deployments/scale`, `*`), and optionally namespace and name. A 403 is worded like an
+names it (`pods`, `pods/log`, `deployments/scale`, `*`), and optionally namespace, name and whether the call is a
+dry run (`dry_run`). A 403 is worded like an
 RBAC denial for the bot's ServiceAccount, so the bot's tests see what production would show.
+
+A lost answer is simulated with `land`: the call is carried out first (a PATCH lands in the store) and only then
+delayed, answered with `status` (a 504 from a proxy) or, with `drop`, the connection closed without an answer —
+what a client sees when the API server applied its write but the reply never arrived.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ class Fault:
     times: int | None = None
     message: str | None = None
     user: str = DEFAULT_USER
+    land: bool = False  # carry the call out first, then delay / fail / drop its answer
+    drop: bool = False  # close the connection instead of answering
+    dry_run: bool | None = None  # only dry runs (True), only real calls (False), or both (None)
     id: int = field(default=0, compare=False)
 
-    def matches(self, verb: str, resource: str, namespace: str | None, name: str | None) -> bool:
+    def matches(self, verb: str, resource: str, namespace: str | None, name: str | None, dry_run: bool = False) -> bool:
         return (
-            self.verb in ("*", verb)
+            self.dry_run in (None, dry_run)
+            and self.verb in ("*", verb)
             and self.resource in ("*", resource)
             and self.namespace in (None, namespace)
             and self.name in (None, name)
@@ -60,8 +69,8 @@ class FaultSet:
         self._ids = itertools.count(1)
 
     def add(self, fault: Fault) -> Fault:
-        if fault.status is None and fault.delay <= 0:
-            raise ValueError("a fault needs a status or a delay")
+        if fault.status is None and fault.delay <= 0 and not fault.drop:
+            raise ValueError("a fault needs a status, a delay or drop")
         with self._lock:
             stored = replace(fault, id=next(self._ids))
             self._faults.append(stored)
@@ -75,11 +84,13 @@ class FaultSet:
         with self._lock:
             return list(self._faults)
 
-    def take(self, verb: str, resource: str, namespace: str | None, name: str | None) -> Fault | None:
+    def take(
+        self, verb: str, resource: str, namespace: str | None, name: str | None, *, dry_run: bool = False
+    ) -> Fault | None:
         """The first fault matching this call, using up one of its `times`."""
         with self._lock:
             for index, fault in enumerate(self._faults):
-                if fault.matches(verb, resource, namespace, name):
+                if fault.matches(verb, resource, namespace, name, dry_run):
                     if fault.times is not None:
                         remaining = fault.times - 1
                         if remaining <= 0:

@@ -19,7 +19,7 @@ from aiohttp import web
 from . import discovery, openapi
 from .api import ClusterApi
 from .errors import ApiError, path_not_found, unauthorized
-from .faults import FaultSet
+from .faults import Fault, FaultSet
 from .messages import ApiRequest, ApiResponse, Target, verb_for
 from .requestlog import RecordedRequest, RequestLog, parse_logged_body
 from .routing import Discovery, parse_path
@@ -92,8 +92,21 @@ def _resource_name(target: Target) -> str:
 
 async def _answer(
     services: Services, request: web.Request, target: Target, api_request: ApiRequest, verb: str
+) -> web.StreamResponse | ApiResponse | None:
+    """The answer to an API call (None: the connection is dropped); the call is recorded once answered, or, when
+    a fault loses its answer, once it was carried out."""
+    dry_run = "dryRun" in request.query
+    fault = services.faults.take(verb, _resource_name(target), target.namespace, target.name, dry_run=dry_run)
+    if fault is not None and fault.land and verb != "watch":
+        return await _lose_answer(services, request, api_request, fault, target, verb)
+    answer = await _faulted_or_handled(services, request, target, api_request, verb, fault)
+    _record(services, request, api_request.body, answer.status, target, verb)
+    return answer
+
+
+async def _faulted_or_handled(
+    services: Services, request: web.Request, target: Target, api_request: ApiRequest, verb: str, fault: Fault | None
 ) -> web.StreamResponse | ApiResponse:
-    fault = services.faults.take(verb, _resource_name(target), target.namespace, target.name)
     if fault is not None:
         if fault.delay > 0:
             await asyncio.sleep(fault.delay)
@@ -103,6 +116,21 @@ async def _answer(
     if verb == "watch":
         return await services.hub.stream(request, api_request)
     return services.api.handle(api_request)
+
+
+async def _lose_answer(
+    services: Services, request: web.Request, api_request: ApiRequest, fault: Fault, target: Target, verb: str
+) -> ApiResponse | None:
+    """Carry the call out, record it, then delay its answer, replace it by an error, or never send it."""
+    done = services.api.handle(api_request)
+    err = fault.error(target.rt.group, _resource_name(target), verb, target.namespace, target.name)
+    answer = None if fault.drop else ApiResponse(err.code, err.status()) if err is not None else done
+    _record(services, request, api_request.body, answer.status if answer is not None else 0, target, verb)
+    if fault.delay > 0:
+        await asyncio.sleep(fault.delay)
+    if answer is None and request.transport is not None:
+        request.transport.abort()
+    return answer
 
 
 def _record(
@@ -139,7 +167,8 @@ async def _serve_api(services: Services, request: web.Request, raw: bytes, route
         request.method, route, dict(request.query), raw, headers.get("Content-Type", ""), headers.get("Accept", "")
     )
     answer = await _answer(services, request, route, api_request, verb)
-    _record(services, request, raw, answer.status, route, verb)
+    if answer is None:  # the connection was dropped after the call was carried out
+        return web.Response(status=204)
     if isinstance(answer, ApiResponse):
         return _json(answer.status, answer.body, answer.content_type)
     return answer

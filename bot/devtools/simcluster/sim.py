@@ -198,8 +198,12 @@ class SimCluster:
         times: int | None = None,
         message: str | None = None,
         user: str = DEFAULT_USER,
+        land: bool = False,
+        drop: bool = False,
+        dry_run: bool | None = None,
     ) -> Fault:
-        return self.inject(Fault(verb, resource, namespace, name, status, delay, times, message, user))
+        fault = Fault(verb, resource, namespace, name, status, delay, times, message, user, land, drop, dry_run)
+        return self.inject(fault)
 
     def inject(self, fault: Fault) -> Fault:
         return self._faults.add(fault)
