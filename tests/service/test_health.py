@@ -63,7 +63,7 @@ async def test_a_locked_database_answers_503_in_bounded_time_and_readyz_says_so(
     path = tmp_path / "locked.db"
     bot = await bot_factory(f"sqlite+aiosqlite:///{path}", heartbeat_seconds=0.3)
     await eventually(lambda: bot.services.store.instances.registered)
-    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+    holder = sqlite3.connect(path, timeout=10, isolation_level=None)  # waits out a heartbeat write in progress
     holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     try:
         started = time.monotonic()
