@@ -23,6 +23,7 @@ from bot.guard.access import AccessControl, Directory
 from bot.guard.executor import Executor
 from bot.guard.flow import Guard, guard_settings
 from bot.guard.notifier import Notifier
+from bot.incidents.ownership import Ownership
 from bot.incidents.queue import IncidentWorker, WorkerSettings
 from bot.kube.leader import Leader, should_elect
 from bot.reports.service import ReportContext
@@ -62,6 +63,7 @@ class Services:
     guard: Guard
     leader: Leader
     worker: IncidentWorker
+    ownership: Ownership
 
     def wake_worker(self) -> None:
         self.worker.wake()
@@ -142,8 +144,9 @@ def build_services(
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
         is_leader=lambda: leader.is_leader,
     )
+    ownership = Ownership(store=core.store, audit=core.audit, access=access, resync=queue.wake_sync)
     return Services(
-        config, settings, metrics, core.store, core.triager, slack, access, core.audit, guard, leader, queue
+        config, settings, metrics, core.store, core.triager, slack, access, core.audit, guard, leader, queue, ownership
     )
 
 

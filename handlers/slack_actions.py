@@ -4,7 +4,8 @@
 - `runbook.<remedy>` (value: an opaque proposal id) — start the guarded flow, through a form when the remedy
   needs a value;
 - `change.confirm` / `change.cancel` / `change.approve` / `change.reject` (value: change id); once the change
-  has moved on, the clicked message's buttons are replaced by the change's state.
+  has moved on, the clicked message's buttons are replaced by the change's state;
+- `incident.ack` / `incident.take_over` — who owns the incident (`handlers.slack_ownership`).
 Every answer goes only to the person who clicked. No rule is decided here: the guard refuses, this renders.
 """
 
@@ -24,6 +25,7 @@ from bot.slack import change_messages as msg
 from bot.slack import remedy_forms
 from bot.store.changes import ChangeRow
 from bot.wiring import Services
+from handlers import slack_ownership
 
 
 def _actor(body: dict[str, Any]) -> Actor:
@@ -126,6 +128,7 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action("change.cancel")(change_step("cancel", "preview"))
     app.action("change.approve")(change_step("approve", "approval"))
     app.action("change.reject")(change_step("reject", "approval"))
+    slack_ownership.register(app, services)  # incident.ack, incident.take_over
 
 
 async def _settle(respond: AsyncRespond, body: dict[str, Any], change: ChangeRow, outcome: Outcome) -> None:

@@ -97,6 +97,10 @@ class IncidentWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    def wake_sync(self) -> None:
+        """Bring Slack in line now: an incident was marked `needs_sync` outside the queue (e.g. a new owner)."""
+        self._sync_wake.set()
+
     async def _sync_loop(self, stop: asyncio.Event) -> None:
         """Bring Slack in line with incidents, apart from the alert passes: a pass records alerts in SQL and
         never waits for Slack's 1 message/s, and a storm's changes to one incident fold into one update."""
@@ -367,7 +371,7 @@ class IncidentWorker:
         buttons = await proposals.buttons(self.store, ev, finding.remedies, minutes=minutes, incident_id=incident.id)
         sample = next((r.alert.sample_log for r in reversed(rows) if r.alert.sample_log), None)
         read_only = self.config.limits.read_only
-        message = incident_message.body(ev, finding, buttons, str(incident.id), read_only, sample)
+        message = incident_message.body(ev, finding, buttons, str(incident.id), read_only, sample, incident.message)
         focus = ev.focus
         term = (focus.last_termination or focus.terminated) if focus else None
         new_digest = incident_message.digest(finding, ev)
@@ -383,7 +387,7 @@ class IncidentWorker:
             "branch": str(finding.branch) if finding.branch else None,
             "reason": (term.reason if term else None) or (focus.waiting_reason if focus else None),
             "exit_code": term.exit_code if term else None,
-            "restarts": ev.restarts,
+            "restarts": message["metadata"]["restarts"],  # the number the message shows
             "pod": ev.focus_pod,
             "container": ev.focus_container,
             "summary": finding.summary,
@@ -419,7 +423,8 @@ class IncidentWorker:
             return await self.store.update_incident(
                 incident.id, next_sync_at=datetime.now(UTC) + timedelta(seconds=wait)
             )
-        payload = incident_message.root(incident, datetime.now(UTC))
+        done = await self.store.changes.of_incident(incident.id) if incident.status == "resolved" else []
+        payload = incident_message.root(incident, datetime.now(UTC), done)
         try:
             incident = await self._post_root(incident, payload)
             self._last_update[incident.id] = time.monotonic()

@@ -9,12 +9,14 @@ Pure: takes findings and incidents, returns lists of dicts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from runbooks.matching import group_events, read_failure_lines
-from runbooks.model import BRANCH_TITLES, Evidence, Finding, Remedy
+from runbooks.model import BRANCH_TITLES, Evidence, Finding, Reason, Remedy
 from runbooks.signals import describe_exit
 
 Block = dict[str, Any]
@@ -29,11 +31,29 @@ MAX_CONTEXT = 10
 MAX_TEXT = 40000  # the top-level `text` fallback
 LOG_LINES_IN_MESSAGE = 15
 TRUNCATED = "… (truncated)"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+# a pod UID as events carry it: "pod x_ns(UID)", "(UID: …)", "pod_uid=…", "uid: …", or bare
+_UID = re.compile(
+    rf"\s*\(\s*(?:(?:pod[_ ]?)?uid\s*[:=]?\s*)?{_UUID}\s*\)|\s*\b(?:pod[_ ]?)?uid\s*[:=]\s*{_UUID}|{_UUID}", re.I
+)
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 def escape(text: str) -> str:
     """Slack mrkdwn escaping: also turns `<!channel>`/`<@U…>` in untrusted text into plain text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def strip_uids(text: str) -> str:
+    """Event text without object UIDs: noise to a reader, and they keep the same event from grouping."""
+    return re.sub(r"  +", " ", _UID.sub("", text)).strip()
+
+
+def mention(user_id: str, name: str | None = None) -> str:
+    """A Slack user as a mention (`<@U…>`); anyone else (`cli:ana`, `bot`) by name, escaped."""
+    if _SLACK_USER.match(user_id):
+        return f"<@{user_id}>"
+    return escape(name or user_id)
 
 
 def clip(text: str, limit: int) -> str:
@@ -124,6 +144,12 @@ def _verdict(finding: Finding) -> str:
     return f"*{escape(finding.summary)}*\nRunbook branch: *{title}* · confidence {finding.confidence:.0%}"
 
 
+def restarts_of(ev: Evidence) -> int:
+    """The one restart count a message shows: the focus container's, from the pod read the finding was made on
+    (the summary quotes the same number); the whole workload's only when there is no focus."""
+    return ev.focus.restart_count if ev.focus else ev.restarts
+
+
 def _fields(ev: Evidence) -> list[str]:
     c = ev.focus
     if c is None:
@@ -137,7 +163,7 @@ def _fields(ev: Evidence) -> list[str]:
         f"*Reason*\n{escape((term.reason if term else None) or c.waiting_reason or '-')}",
         f"*Exit code*\n{escape(exit_text)}",
         f"*State*\n{escape(c.waiting_reason or ('running' if c.running_since else '-'))}",
-        f"*Restarts*\n{ev.restarts} (pods ready {sum(p.ready for p in ev.pods)}/{len(ev.pods)})",
+        f"*Restarts*\n{restarts_of(ev)} (pods ready {sum(p.ready for p in ev.pods)}/{len(ev.pods)})",
     ]
 
 
@@ -148,8 +174,19 @@ def _why(finding: Finding) -> Block | None:
     for r in finding.reasons[:8]:
         lines.append(f"• {escape(r.text)}")
         if r.quote:
-            lines.append(f"> `{escape(r.quote)[:400]}`")
+            lines.append(f"> `{escape(shown_quote(r))[:400]}`")
     return section("\n".join(lines))
+
+
+def shown_quote(reason: Reason) -> str:
+    """A reason's quoted line as shown: an event's without its object UID."""
+    quote = reason.quote or ""
+    return strip_uids(quote) if reason.source == "events" else quote
+
+
+def decisive_quote(finding: Finding) -> str | None:
+    """The line the call was made on (the first quoted reason), as shown."""
+    return next((shown_quote(r) for r in finding.reasons if r.quote), None)
 
 
 def _proposal(finding: Finding) -> Block | None:
@@ -178,8 +215,9 @@ def _sample(sample_log: str | None) -> Block | None:
 def _events(ev: Evidence) -> Block | None:
     if not ev.events:
         return None
-    warnings = group_events(e for e in ev.events if e.type == "Warning")
-    normal = group_events(e for e in ev.events if e.type != "Warning")
+    shown = [replace(e, message=strip_uids(e.message)) for e in ev.events]
+    warnings = group_events(e for e in shown if e.type == "Warning")
+    normal = group_events(e for e in shown if e.type != "Warning")
     lines = ["*Top events*"]
     for g in [*warnings, *normal][:6]:  # each distinct event once, with how many pods reported it
         count = f" ×{g.count}" if g.count > 1 else ""

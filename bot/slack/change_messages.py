@@ -23,6 +23,7 @@ from bot.guard.outcomes import (
     title,
 )
 from bot.slack import blocks as sb
+from bot.slack.dates import slack_date
 from bot.store.changes import ChangeRow
 
 Blocks = list[dict[str, Any]]
@@ -98,7 +99,7 @@ def preview(change: ChangeRow, approval_needed: bool) -> Blocks:
         ),
     ]
     note = "After you confirm, a second responder must approve." if approval_needed else "Confirm to apply it now."
-    blocks.append(sb.context(f"{note} This preview expires {change.expires_at:%H:%M} UTC."))
+    blocks.append(sb.context(f"{note} This preview expires {slack_date(change.expires_at)}."))
     blocks.append(
         sb.actions(
             "change",
@@ -126,7 +127,7 @@ def approval_request(change: ChangeRow) -> Blocks:
     return [
         sb.section(f":raised_hand: {who} asks to *{sb.escape(title(change))}*: {sb.escape(change.summary or '')}"),
         sb.code_section("*Diff*", (change.diff or "(no change)").splitlines()),
-        sb.context(f"A different responder must approve. Expires {change.expires_at:%H:%M} UTC."),
+        sb.context(f"A different responder must approve. Expires {slack_date(change.expires_at)}."),
         sb.actions(
             "approval",
             [

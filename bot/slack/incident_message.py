@@ -1,7 +1,8 @@
 """The incident's root message and thread replies, from the incident's state and its last triage.
 
-The root message is re-rendered from stored state on every change (counts, status, resolution), so a retry
-after a Slack failure posts exactly what the incident is now. Its metadata (`crashloop_triage`) lets other
+The root message is re-rendered from stored state on every change (counts, status, owner, resolution), so a
+retry after a Slack failure posts exactly what the incident is now; times are Slack date tokens and durations
+are computed at each render (`bot.slack.dates`). Its metadata (`crashloop_triage`) lets other
 Slack apps and workflows read the incident without parsing text.
 """
 
@@ -9,15 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.slack import blocks as sb
+from bot.slack import resolved_message
+from bot.slack.dates import duration, slack_date
+from bot.store.changes import ChangeRow
 from bot.store.rows import IncidentRow
 from runbooks.model import Evidence, Finding
 
 EVENT_TYPE = "crashloop_triage"
+ACK_ACTION = "incident.ack"  # "I'm on it" (value: incident id)
+TAKE_OVER_ACTION = (
+    "incident.take_over"  # in the offer to take over (value: "<incident id>:<owner it was offered from>")
+)
 
 
 def body(
@@ -27,8 +35,13 @@ def body(
     rerun_value: str,
     read_only: bool,
     sample_log: str | None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The triage part of the root message, stored on the incident."""
+    """The triage part of the root message, stored on the incident (`previous`: what was stored before).
+
+    Its `diagnosis` is what the resolved message keeps: the last triage that found a crash, not a later one that
+    found the workload healthy again (after a fix, the last triage usually does).
+    """
     focus = ev.focus
     term = (focus.last_termination or focus.terminated) if focus else None
     payload = {
@@ -40,12 +53,16 @@ def body(
         "branch": str(finding.branch) if finding.branch else "none",
         "reason": (term.reason if term else None) or (focus.waiting_reason if focus else None) or "",
         "exit_code": term.exit_code if term and term.exit_code is not None else -1,
-        "restarts": ev.restarts,
+        "restarts": sb.restarts_of(ev),  # the number the message shows
     }
     blocks = sb.finding_blocks(
         ev, finding, buttons=buttons, rerun_value=rerun_value, read_only=read_only, sample_log=sample_log
     )
-    return {"blocks": blocks, "text": sb.fallback_text(ev, finding), "metadata": payload}
+    # what the resolved message keeps of the diagnosis once the evidence is no longer shown
+    diagnosis = {"summary": finding.summary, "branch": payload["branch"], "quote": sb.decisive_quote(finding)}
+    if finding.branch is None and (previous or {}).get("diagnosis"):
+        diagnosis = dict((previous or {})["diagnosis"])
+    return {"blocks": blocks, "text": sb.fallback_text(ev, finding), "metadata": payload, "diagnosis": diagnosis}
 
 
 def digest(finding: Finding, ev: Evidence) -> str:
@@ -56,28 +73,45 @@ def digest(finding: Finding, ev: Evidence) -> str:
     return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:32]
 
 
-def root(incident: IncidentRow, now: datetime) -> dict[str, Any]:
-    """chat.postMessage / chat.update arguments for the incident's root message."""
+def root(incident: IncidentRow, now: datetime, changes: Sequence[ChangeRow] = ()) -> dict[str, Any]:
+    """chat.postMessage / chat.update arguments for the incident's root message, rendered at `now`.
+
+    `changes` are the incident's guarded changes: a resolved incident says what was done about it.
+    """
     stored = incident.message or {}
     where = f"{incident.namespace}/{incident.workload}"
     if incident.status == "resolved":
-        title = f"✅ Resolved after {_duration(incident.opened_at, incident.resolved_at or now)} · {where}"
-        blocks = [sb.header(title), sb.context(_status_line(incident, now))]
-        if incident.summary:
-            blocks.append(sb.section(f"~{sb.escape(incident.summary)}~"))
-        text = f"Resolved: {where} after {_duration(incident.opened_at, incident.resolved_at or now)}"
+        blocks = resolved_message.blocks(incident, changes, now)
+        text = f"Resolved: {where} after {duration(incident.opened_at, incident.resolved_at or now)}"
     else:
         title = f"🔴 CrashLoopBackOff · {where}"
         if (stored.get("metadata") or {}).get("branch") == "none":  # the last triage found it healthy
             title = f"🟢 Healthy again · {where} (waiting for the alerts to resolve)"
-        blocks = [sb.header(title), sb.context(_status_line(incident, now))]
+        blocks = [sb.header(title), sb.context(status_line(incident, now))]
+        blocks += [sb.context(line) for line in [owner_line(incident)] if line]
+        blocks.append(sb.actions("incident", incident_actions(incident)))
         blocks += list(stored.get("blocks") or [sb.section(sb.escape(incident.summary or "triage pending"))])
         text = stored.get("text") or f"CrashLoopBackOff: {where}"
     payload = dict(stored.get("metadata") or _bare_payload(incident))
     payload["status"] = incident.status
     payload["incident_id"] = incident.id  # the key a lost post is found again by (see is_root_of)
+    if incident.owner_id:
+        payload["owner"] = incident.owner_id
     metadata = {"event_type": EVENT_TYPE, "event_payload": payload}
     return {"blocks": sb.limit_blocks(blocks), "text": text, "metadata": metadata}
+
+
+def incident_actions(incident: IncidentRow) -> list[sb.Block]:
+    """The buttons about the incident itself (not a remedy), in the root message's `incident` actions block."""
+    return [sb.button("👤 I'm on it", ACK_ACTION, str(incident.id))]
+
+
+def owner_line(incident: IncidentRow) -> str | None:
+    """ "👤 @ana owns this since <date>", or None while nobody has acknowledged the incident."""
+    if not incident.owner_id:
+        return None
+    since = f" since {slack_date(incident.owned_since)}" if incident.owned_since else ""
+    return f"👤 {sb.mention(incident.owner_id, incident.owner_name)} owns this{since}"
 
 
 def is_root_of(incident_id: int) -> Callable[[dict[str, Any]], bool]:
@@ -104,13 +138,17 @@ def _bare_payload(incident: IncidentRow) -> dict[str, Any]:
     }
 
 
-def _status_line(incident: IncidentRow, now: datetime) -> str:
+def status_line(incident: IncidentRow, now: datetime) -> str:
+    """Environment, kind, alerts, since when and for how long it fires, when the message was last brought up to
+    date: the duration is computed at `now`, each time the message is rendered."""
     names = ", ".join(incident.alertnames[:3]) or "alert"
-    state = "resolved" if incident.status == "resolved" else f"firing {_duration(incident.opened_at, now)}"
-    updated = (incident.updated_at or now).strftime("%H:%M:%S UTC")
+    if incident.status == "resolved":
+        state = "resolved"
+    else:
+        state = f"firing for {duration(incident.opened_at, now)} (since {slack_date(incident.opened_at)})"
     return (
         f"*{incident.environment}* · {incident.kind or 'workload'} · {sb.escape(names)} · "
-        f"{incident.alert_count} alert(s) · {state} · updated {updated}"
+        f"{incident.alert_count} alert(s) · {state} · updated {slack_date(now)}"
     )
 
 
@@ -118,16 +156,7 @@ def update_reply(old_summary: str | None, finding: Finding) -> str:
     """A thread reply saying what is new."""
     was = f" (was: {sb.escape(old_summary)})" if old_summary and old_summary != finding.summary else ""
     step = finding.remedies[0].title if finding.remedies else finding.next_step
-    decisive = next((r.quote for r in finding.reasons if r.quote), None)  # the line the call was made on
+    decisive = sb.decisive_quote(finding)  # the line the call was made on
     quote = f"\n> `{sb.escape(decisive)[:300]}`" if decisive else ""
     tail = f"\nNext step: {sb.escape(step)}" if step else ""
     return f"*Update:* {sb.escape(finding.summary)}{was}{quote}{tail}"
-
-
-def _duration(start: datetime, end: datetime) -> str:
-    seconds = max(0, int((end - start).total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h {seconds % 3600 // 60}m"

@@ -20,6 +20,8 @@ ACTIONS = (
     "failed",
     "verified",
     "not_recovered",
+    "acknowledged",  # someone took ownership of an incident ("I'm on it")
+    "taken_over",  # someone took an owned incident over from its owner
 )
 OUTCOMES = ("ok", "refused", "error")
 GENESIS = "0" * 64
@@ -40,7 +42,7 @@ CASES = (
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """One step of a change: who did what to which workload, and what came of it."""
+    """One step of a change (or of an incident's ownership): who did what to which workload, and what came of it."""
 
     action: str  # one of ACTIONS
     outcome: str  # one of OUTCOMES

@@ -116,6 +116,12 @@ class ChangeStore:
             row = (await conn.execute(query)).first()
         return _row(row) if row else None
 
+    async def of_incident(self, incident_id: int) -> list[ChangeRow]:
+        """The changes requested from an incident's thread, oldest first (what was done about it)."""
+        async with self.engine.connect() as conn:
+            query = select(changes).where(changes.c.incident_id == incident_id).order_by(changes.c.created_at)
+            return [_row(r) for r in await conn.execute(query)]
+
     async def in_state(self, state: str, limit: int = 100) -> list[ChangeRow]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(

@@ -252,6 +252,33 @@ class Store:
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)
 
+    async def set_incident_owner(
+        self,
+        incident_id: int,
+        owner_id: str,
+        owner_name: str | None,
+        *,
+        expected_owner: str | None,
+        now: datetime | None = None,
+    ) -> IncidentRow | None:
+        """Make `owner_id` the owner of an open incident whose owner is still `expected_owner` (None: nobody);
+        None when the incident is resolved or its owner changed meanwhile. Of two clicks one wins; the root
+        message is marked for an update."""
+        now = now or utcnow()
+        held = incidents.c.owner_id.is_(None) if expected_owner is None else incidents.c.owner_id == expected_owner
+        values: dict[str, Any] = {"owner_id": owner_id, "owner_name": owner_name, "owned_since": now, "updated_at": now}
+        values.update(needs_sync=1, sync_attempts=0, next_sync_at=None)
+        async with self.begin() as conn:
+            result = await conn.execute(
+                update(incidents)
+                .where(incidents.c.id == incident_id, incidents.c.status == "open", held)
+                .values(**values)
+            )
+            if not result.rowcount:
+                return None
+            row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
+        return _incident_row(row)
+
     def root_claim(self) -> str:
         """A claim on posting a root message, naming this instance: `claim:<instance>:<unix time>`."""
         return f"claim:{self.instances.id}:{datetime.now(UTC).timestamp():.0f}"

@@ -57,6 +57,9 @@ class IncidentRow:
     needs_sync: int = 0
     sync_attempts: int = 0
     next_sync_at: datetime | None = None
+    owner_id: str | None = None  # who acknowledged ("I'm on it") or took it over, since `owned_since`
+    owner_name: str | None = None
+    owned_since: datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:

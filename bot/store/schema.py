@@ -126,6 +126,9 @@ incidents = Table(
     Column("needs_sync", Integer, nullable=False, default=0),  # 1: Slack does not show the incident's state yet
     Column("sync_attempts", Integer, nullable=False, default=0),
     Column("next_sync_at", UTCDateTime),
+    Column("owner_id", String(255)),  # who said "I'm on it": a Slack user id or `cli:<user>`
+    Column("owner_name", RedactedString(255)),
+    Column("owned_since", UTCDateTime),
     UniqueConstraint("environment", "namespace", "workload", "open_marker"),
 )
 

@@ -48,9 +48,11 @@ async def test_first_alert_posts_one_root_message_with_evidence_metadata_and_but
     assert "OOMKilled" in text
     assert "Why" in text
     assert "Top events" in text
-    buttons = [e for b in root.blocks if b["type"] == "actions" for e in b["elements"]]
+    buttons = [e for b in root.blocks if b.get("block_id") == "remedies" for e in b["elements"]]
     ids = [b["action_id"] for b in buttons]
     assert ids[0] == "runbook.bump_memory"
+    [incident_buttons] = [b["elements"] for b in root.blocks if b.get("block_id") == "incident"]
+    assert [e["action_id"] for e in incident_buttons] == ["incident.ack"]
     assert "triage.rerun" in ids
     bump = buttons[0]
     assert "384Mi" not in bump["value"]

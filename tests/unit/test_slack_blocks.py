@@ -81,3 +81,31 @@ def test_a_thread_update_quotes_the_line_the_call_was_made_on() -> None:
 
     assert "> `ModuleNotFoundError: No module named 'cv2'`" in reply
     assert "(was: web/app exits with code 1)" in reply
+
+
+def test_pod_uids_are_taken_out_of_event_text_in_every_form_events_carry_them() -> None:
+    uid = "0b7c2d3e-1111-4222-8333-444455556666"
+    assert sb.strip_uids(f"Back-off restarting failed container app in pod web-7d9f-x2k_shop({uid})") == (
+        "Back-off restarting failed container app in pod web-7d9f-x2k_shop"
+    )
+    assert sb.strip_uids(f"Killing pod_uid={uid} after grace") == "Killing after grace"
+    assert sb.strip_uids(f"Pod web-7d9f-x2k (UID: {uid.upper()}) evicted") == "Pod web-7d9f-x2k evicted"
+    assert (
+        sb.strip_uids("pod web-7d9f-x2k restarted; image sha256:abc") == "pod web-7d9f-x2k restarted; image sha256:abc"
+    )
+
+
+def test_dates_are_slack_tokens_with_a_utc_fallback_and_durations_read_at_a_glance() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.slack.dates import duration, slack_date
+
+    at = datetime(2026, 12, 3, 9, 5, 7, tzinfo=UTC)
+    assert slack_date(at) == f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|2026-12-03 09:05 UTC>"
+    assert [duration(at, at + timedelta(seconds=s)) for s in (45, 720, 11100, 2 * 86400 + 4 * 3600)] == [
+        "45s",
+        "12m",
+        "3h 5m",
+        "2d 4h",
+    ]
+    assert duration(at, at - timedelta(seconds=5)) == "0s"

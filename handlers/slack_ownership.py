@@ -1,0 +1,60 @@
+"""The "I'm on it" and "Take over" buttons: acknowledge the click, hand it to the ownership rule, say the outcome.
+
+- `incident.ack` (value: incident id), on the root message;
+- `incident.take_over` (value: "<incident id>:<owner the offer was made from>"), on the ephemeral offer a
+  second "I'm on it" gets when someone else owns the incident.
+A stale or forged value (unknown incident, resolved incident, not a value the bot made) is answered with a clear
+ephemeral message. The answer replaces the offer it was clicked on (so its button is not live twice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.guard.trail import Actor
+from bot.incidents.ownership import Outcome, Where
+from bot.slack import ownership_messages as msg
+from bot.slack.incident_message import ACK_ACTION, TAKE_OVER_ACTION
+from bot.wiring import Services
+
+
+def _actor(body: dict[str, Any]) -> Actor:
+    user = body.get("user") or {}
+    return Actor(str(user.get("id")), user.get("name") or user.get("username"))
+
+
+def _where(body: dict[str, Any]) -> Where:
+    message = body.get("message") or {}
+    return Where((body.get("channel") or {}).get("id"), message.get("thread_ts") or message.get("ts"))
+
+
+async def _say(respond: AsyncRespond, body: dict[str, Any], outcome: Outcome | str) -> None:
+    text, blocks = (f":no_entry: {outcome}", None) if isinstance(outcome, str) else msg.answer(outcome)
+    on_offer = bool((body.get("container") or {}).get("is_ephemeral"))  # clicked in the offer: replace it
+    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=on_offer)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def acknowledge(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        value = str(body["actions"][0].get("value", ""))
+        if not value.isdigit():
+            await _say(respond, body, f"I'm on it — {value[:40]!r} is not an incident this bot posted")
+            return
+        await _say(respond, body, await services.ownership.acknowledge(_actor(body), int(value), _where(body)))
+
+    async def take_over(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        value = str(body["actions"][0].get("value", ""))
+        parsed = msg.read_take_over_value(value)
+        if parsed is None:
+            await _say(respond, body, f"Take over — {value[:40]!r} is not an offer this bot made")
+            return
+        incident_id, offered_from = parsed
+        outcome = await services.ownership.take_over(_actor(body), incident_id, offered_from, _where(body))
+        await _say(respond, body, outcome)
+
+    app.action(ACK_ACTION)(acknowledge)
+    app.action(TAKE_OVER_ACTION)(take_over)

@@ -1,0 +1,171 @@
+"""'I'm on it' and 'Take over' through signed Slack clicks: the root message shows the owner, every step is audited,
+a viewer cannot own, stale and forged clicks get a clear answer (never a 5xx); on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from bot.devtools.slackstub.signing import block_actions_body
+from tests.service.conftest import CHANNEL, Bot, BotFactory, am_alert, am_payload, blocks_text, eventually, pods_of
+
+ALICE, BOB, CAROL, MALLORY = "U0ONCALL1", "U0ONCALL2", "U0VIEWER1", "U0STRANGER"
+DATE_TOKEN = re.compile(r"<!date\^(\d+)\^\{date_short_pretty\} \{time\}\|[^>]+ UTC>")
+
+
+async def posted(bot: Bot, workload: str = "search") -> Any:
+    pod = pods_of(bot.sim, "shop", workload)[0]
+    await bot.alerts(am_payload(am_alert("shop", pod)))
+    return await eventually(lambda: next(iter(bot.roots()), None))
+
+
+async def click(bot: Bot, user: str, action_id: str, value: str, ts: str | None, *, status: int = 200) -> None:
+    url = bot.slack.mint_response_url(CHANNEL, user=user, message_ts=ts)
+    body = block_actions_body(action_id, value, user_id=user, channel_id=CHANNEL, message_ts=ts, response_url=url)
+    response = await bot.slack_request(body)
+    assert response.status == status, await response.text()
+
+
+async def told(bot: Bot, user: str, contains: str) -> Any:
+    def find() -> Any:
+        shown = bot.slack.ephemerals(CHANNEL, user)
+        return next((e for e in reversed(shown) if contains in e.text + json.dumps(e.blocks or [])), None)
+
+    return await eventually(find)
+
+
+def owner_line(message: Any) -> str | None:
+    texts = [e["text"] for b in message.blocks if b["type"] == "context" for e in b["elements"]]
+    return next((t for t in texts if "owns this" in t), None)
+
+
+async def audit_rows(bot: Bot) -> list[tuple[str, str, str]]:
+    return [(r.event.action, r.event.outcome, r.event.actor_id) for r in await bot.services.audit.list()]
+
+
+async def test_im_on_it_then_take_over_shows_the_owner_and_is_audited(bot_factory: BotFactory, db_url: str) -> None:
+    bot = await bot_factory(db_url)
+    root = await posted(bot)
+    [incident] = await bot.services.store.list_incidents()
+    assert owner_line(root) is None
+
+    await click(bot, ALICE, "incident.ack", str(incident.id), root.ts)
+    line = await eventually(lambda: owner_line(bot.slack.message(CHANNEL, root.ts)))
+    assert line.startswith(f"👤 <@{ALICE}> owns this since <!date^")
+    owned = await bot.services.store.get_incident(incident.id)
+    assert owned is not None
+    assert owned.owner_id == ALICE
+    assert owned.owned_since is not None
+    [(stamp,)] = [(int(m.group(1)),) for m in DATE_TOKEN.finditer(line)]
+    assert stamp == int(owned.owned_since.timestamp())
+    assert "You own the incident on shop/search" in (await told(bot, ALICE, "You own")).text
+
+    # a second click by someone else offers to take over; the owner stays until they accept
+    await click(bot, BOB, "incident.ack", str(incident.id), root.ts)
+    offer = await told(bot, BOB, "take over?")
+    assert offer.text.startswith(f"👤 <@{ALICE}> owns this since <!date^")
+    [take] = [e for b in offer.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert (take["action_id"], take["value"]) == ("incident.take_over", f"{incident.id}:{ALICE}")
+    assert (await bot.services.store.get_incident(incident.id)).owner_id == ALICE  # type: ignore[union-attr]
+
+    await click(bot, BOB, "incident.take_over", take["value"], None)
+    assert f"taken over from <@{ALICE}>" in (await told(bot, BOB, "taken over from")).text
+    await eventually(lambda: (owner_line(bot.slack.message(CHANNEL, root.ts)) or "").startswith(f"👤 <@{BOB}>"))
+    assert bot.slack.message(CHANNEL, root.ts).metadata["event_payload"]["owner"] == BOB
+
+    # the offer clicked again (a replay): nothing changes, nothing more is audited
+    await click(bot, BOB, "incident.take_over", take["value"], None)
+    assert "You already own" in (await told(bot, BOB, "already own")).text
+    # the previous owner, clicking "I'm on it" now, is offered it back from the new owner
+    await click(bot, ALICE, "incident.ack", str(incident.id), root.ts)
+    back = await told(bot, ALICE, "take over?")
+    assert back.text.startswith(f"👤 <@{BOB}> owns this")
+
+    assert await audit_rows(bot) == [("acknowledged", "ok", ALICE), ("taken_over", "ok", BOB)]
+    records = await bot.services.audit.list()
+    assert records[1].event.detail == f"took incident {incident.id} over from alice"
+    assert (records[0].event.incident_id, records[0].event.slack_channel) == (incident.id, CHANNEL)
+    assert (await bot.services.audit.verify()).ok  # the keyed chain takes the new actions
+
+
+async def test_a_viewer_or_a_stranger_cannot_own_and_the_refusal_is_audited(
+    bot_factory: BotFactory, db_url: str
+) -> None:
+    bot = await bot_factory(db_url)
+    root = await posted(bot)
+    [incident] = await bot.services.store.list_incidents()
+    await click(bot, CAROL, "incident.ack", str(incident.id), root.ts)
+    refused = await told(bot, CAROL, "responder role")
+    assert "user U0VIEWER1 is listed as a viewer" in refused.text
+    await click(bot, MALLORY, "incident.ack", str(incident.id), root.ts)
+    assert "not a viewer or responder" in (await told(bot, MALLORY, "responder role")).text
+    await click(bot, CAROL, "incident.take_over", f"{incident.id}:{ALICE}", None)
+    await eventually(lambda: len(bot.slack.ephemerals(CHANNEL, CAROL)) == 2)
+
+    assert (await bot.services.store.get_incident(incident.id)).owner_id is None  # type: ignore[union-attr]
+    assert owner_line(bot.slack.message(CHANNEL, root.ts)) is None
+    denied = ("denied", "refused")
+    assert await audit_rows(bot) == [(*denied, CAROL), (*denied, MALLORY), (*denied, CAROL)]
+    assert (await bot.services.audit.verify()).ok
+
+
+async def test_stale_and_forged_clicks_get_a_clear_answer(bot_factory: BotFactory, db_url: str) -> None:
+    bot = await bot_factory(db_url)
+    root = await posted(bot)
+    [incident] = await bot.services.store.list_incidents()
+
+    await click(bot, ALICE, "incident.ack", "999999", root.ts)
+    assert "incident 999999 is unknown" in (await told(bot, ALICE, "999999")).text
+    await click(bot, ALICE, "incident.ack", "'; DROP TABLE incidents;--", root.ts)
+    assert "is not an incident this bot posted" in (await told(bot, ALICE, "not an incident")).text
+    await click(bot, ALICE, "incident.take_over", "not-an-offer", None)
+    assert "is not an offer this bot made" in (await told(bot, ALICE, "not an offer")).text
+    await click(bot, ALICE, "incident.take_over", f"424242:{BOB}", None)
+    assert "incident 424242 is unknown" in (await told(bot, ALICE, "424242")).text
+
+    pod = pods_of(bot.sim, "shop", "search")[0]
+    await bot.alerts(am_payload(am_alert("shop", pod, status="resolved"), status="resolved"))
+    await eventually(lambda: "Resolved after" in blocks_text(bot.slack.message(CHANNEL, root.ts).blocks))
+    await click(bot, ALICE, "incident.ack", str(incident.id), root.ts)  # a button on an old copy of the message
+    assert "already resolved" in (await told(bot, ALICE, "already resolved")).text
+    assert (await bot.services.store.get_incident(incident.id)).owner_id is None  # type: ignore[union-attr]
+    assert await audit_rows(bot) == []
+
+
+async def test_of_two_owners_at_once_one_wins(bot_factory: BotFactory, db_url: str) -> None:
+    bot = await bot_factory(db_url)
+    await posted(bot)
+    [incident] = await bot.services.store.list_incidents()
+    store = bot.services.store
+    won = await store.set_incident_owner(incident.id, ALICE, "alice", expected_owner=None)
+    lost = await store.set_incident_owner(incident.id, BOB, "bob", expected_owner=None)  # saw it unowned too
+    assert won is not None
+    assert won.owner_id == ALICE
+    assert lost is None
+    stale = await store.set_incident_owner(incident.id, BOB, "bob", expected_owner="U0SOMEONE")
+    assert stale is None
+    assert (await store.get_incident(incident.id)).owner_id == ALICE  # type: ignore[union-attr]
+
+
+async def test_firing_for_is_computed_at_each_render_from_stored_times(bot_factory: BotFactory, db_url: str) -> None:
+    bot = await bot_factory(db_url)
+    root = await posted(bot)
+    [incident] = await bot.services.store.list_incidents()
+    status = blocks_text(root.blocks)
+    assert re.search(r"firing for \d+s \(since <!date\^\d+\^", status), status
+    assert "updated <!date^" in status
+
+    opened = datetime.now(UTC) - timedelta(hours=2, minutes=5)
+    async with bot.services.store.engine.begin() as conn:  # as if it had been firing for two hours
+        await conn.execute(
+            text("UPDATE incidents SET opened_at = :at WHERE id = :id"), {"at": opened, "id": incident.id}
+        )
+    await click(bot, ALICE, "incident.ack", str(incident.id), root.ts)  # any update re-renders the message
+    updated = await eventually(
+        lambda: (m := bot.slack.message(CHANNEL, root.ts)) and "firing for 2h 5m" in blocks_text(m.blocks) and m
+    )
+    assert f"<!date^{int(opened.timestamp())}^" in blocks_text(updated.blocks)
