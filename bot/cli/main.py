@@ -81,6 +81,7 @@ def _complete_environment(ctx: click.Context, param: click.Parameter, incomplete
     epilog=EXAMPLES,
     lazy={
         "act": Lazy("bot.cli.act:act_command", "Apply one runbook remedy, guarded: preview, confirm, apply, verify."),
+        "ack": Lazy("bot.cli.ack:ack_command", 'Say you are on an open incident ("I\'m on it"), or take it over.'),
         "audit": Lazy("bot.cli.audit:audit_group", "The audit log of every change proposed, refused or made."),
         "report": Lazy("bot.cli.report:report_group", "Reports: which workloads keep crashing."),
         "demo": Lazy("bot.cli.demo:demo", "Run the bot on the simulated cluster (no cluster or credentials needed)."),

@@ -1,0 +1,103 @@
+"""`crashloop ack`: "I'm on it" from a terminal, as cli:<user> — the same rule and audit rows as the Slack button."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from bot.cli.main import cli
+from bot.core.settings import load_settings
+from bot.store import Store
+from bot.store.audit import audit_log_for
+from bot.store.migrate import upgrade
+
+
+def _config(tmp_path: Path, access: dict[str, Any] | None = None) -> Path:
+    config: dict[str, Any] = {"environments": {"prod": {"context": "sim", "namespaces": ["shop"]}}}
+    if access:
+        config["access"] = access
+    path = tmp_path / "crashloop.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CRASHLOOP_DATABASE_URL", url)
+    monkeypatch.setenv("CRASHLOOP_SECRETS_DIR", str(tmp_path / "no-secrets"))
+
+    async def open_one() -> None:
+        store = Store(url)
+        await upgrade(store.engine)
+        await store.open_incident("prod", "shop", "web-app", "Deployment")
+        await store.close()
+
+    asyncio.run(open_one())
+    return url
+
+
+def rows(url: str) -> list[tuple[str, str, str]]:
+    async def read() -> list[tuple[str, str, str]]:
+        store = Store(url)
+        try:
+            audit = audit_log_for(store.engine, load_settings())
+            assert (await audit.verify()).ok
+            return [(r.event.action, r.event.outcome, r.event.actor_id) for r in await audit.list()]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def owner(url: str) -> tuple[str | None, bool]:
+    async def read() -> tuple[str | None, bool]:
+        store = Store(url)
+        try:
+            [incident] = await store.list_incidents()
+            return incident.owner_id, bool(incident.needs_sync)
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def test_ack_then_take_over_from_the_terminal(tmp_path: Path, database: str) -> None:
+    config = _config(tmp_path)  # no cli: principal listed: the operator's kubeconfig decides
+    result = run(config, "ack", "prod", "shop", "web-app", "--as", "ana")
+    assert result.exit_code == 0, result.output
+    assert "you own shop/web-app now" in result.output
+    assert owner(database) == ("cli:ana", True)  # marked for the bot to update the root message
+
+    result = run(config, "ack", "prod", "shop", "web-app", "--as", "bo")
+    assert result.exit_code == 2
+    assert "ana owns shop/web-app since " in result.output
+    assert "--take-over" in result.output
+    assert owner(database)[0] == "cli:ana"
+
+    result = run(config, "ack", "prod", "shop", "web-app", "--as", "bo", "--take-over")
+    assert result.exit_code == 0, result.output
+    assert "taken over from ana" in result.output
+    assert owner(database)[0] == "cli:bo"
+    assert rows(database) == [("acknowledged", "ok", "cli:ana"), ("taken_over", "ok", "cli:bo")]
+
+
+def test_ack_is_refused_to_a_viewer_and_for_an_unknown_incident(tmp_path: Path, database: str) -> None:
+    config = _config(tmp_path, {"responders": ["cli:ana"], "viewers": ["cli:carol"]})
+    result = run(config, "ack", "prod", "shop", "web-app", "--as", "carol")
+    assert result.exit_code == 2
+    assert "owning an incident takes the responder role: user cli:carol is listed as a viewer" in result.output
+    result = run(config, "ack", "prod", "shop", "no-such-app", "--as", "ana")
+    assert result.exit_code == 2
+    assert "no open incident for shop/no-such-app in environment prod" in result.output
+    assert owner(database)[0] is None
+    assert rows(database) == [("denied", "refused", "cli:carol")]
