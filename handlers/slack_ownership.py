@@ -40,7 +40,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def acknowledge(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         value = str(body["actions"][0].get("value", ""))
-        if not value.isdigit():
+        if not msg.is_incident_id(value):
             await _say(respond, body, f"I'm on it — {value[:40]!r} is not an incident this bot posted")
             return
         await _say(respond, body, await services.ownership.acknowledge(_actor(body), int(value), _where(body)))

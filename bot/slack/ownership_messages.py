@@ -30,6 +30,11 @@ def answer(outcome: Outcome) -> tuple[str, list[sb.Block]]:
     return _offer(outcome)
 
 
+def is_incident_id(value: str) -> bool:
+    """Whether a button value can be an incident id (digits, in the range of an SQL integer)."""
+    return value.isascii() and value.isdigit() and int(value) < 2**31
+
+
 def take_over_value(incident: IncidentRow) -> str:
     """The Take over button's value: the incident and the owner the offer is made from."""
     return f"{incident.id}:{incident.owner_id}"
@@ -38,7 +43,7 @@ def take_over_value(incident: IncidentRow) -> str:
 def read_take_over_value(value: str) -> tuple[int, str] | None:
     """(incident id, offered-from owner) of a Take over button, None when it is not one the bot made."""
     incident, _, owner = value.partition(":")
-    if not incident.isdigit() or not owner or len(value) > 300:
+    if not is_incident_id(incident) or not owner or len(value) > 300:
         return None
     return int(incident), owner
 

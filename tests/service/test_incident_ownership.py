@@ -122,6 +122,10 @@ async def test_stale_and_forged_clicks_get_a_clear_answer(bot_factory: BotFactor
     assert "incident 999999 is unknown" in (await told(bot, ALICE, "999999")).text
     await click(bot, ALICE, "incident.ack", "'; DROP TABLE incidents;--", root.ts)
     assert "is not an incident this bot posted" in (await told(bot, ALICE, "not an incident")).text
+    await click(bot, ALICE, "incident.ack", "9" * 30, root.ts)  # past any SQL integer
+    assert "is not an incident this bot posted" in (await told(bot, ALICE, "999999999")).text
+    await click(bot, ALICE, "incident.take_over", f"{'9' * 30}:{BOB}", None)
+    assert "is not an offer this bot made" in (await told(bot, ALICE, "99999:")).text
     await click(bot, ALICE, "incident.take_over", "not-an-offer", None)
     assert "is not an offer this bot made" in (await told(bot, ALICE, "not an offer")).text
     await click(bot, ALICE, "incident.take_over", f"424242:{BOB}", None)
