@@ -144,7 +144,7 @@ def build_services(
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
         is_leader=lambda: leader.is_leader,
     )
-    ownership = Ownership(store=core.store, audit=core.audit, access=access, resync=queue.wake_sync)
+    ownership = Ownership(store=core.store, audit=core.audit, access=access, resync=queue.resync)
     return Services(
         config, settings, metrics, core.store, core.triager, slack, access, core.audit, guard, leader, queue, ownership
     )

@@ -5,7 +5,8 @@ The same rule as the Slack button (`bot.incidents.ownership`): the responder rol
 `--take-over` to take an owned incident over, every step audited. The running bot brings the root message up to
 date on its next pass (the incident is marked for it in SQL).
 
-Exit codes: 0 owned (now or already), 2 refused, unknown, resolved or owned by someone else without --take-over.
+Exit codes: 0 owned (now or already), 2 refused, unknown, resolved, owned by someone else without --take-over,
+or not owned because the audit log cannot be written (no CRASHLOOP_AUDIT_KEY, or the database refused the row).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from bot.core.settings import load_settings
 from bot.guard.access import AccessControl
 from bot.guard.trail import Actor
 from bot.incidents.ownership import AlreadyYours, NotOwnable, Outcome, Owned, OwnedByOther, Ownership
+from bot.store import StoreUnavailable
+from bot.store.audit import AuditKeyError
 from bot.store.migrate import upgrade
 from bot.store.rows import IncidentRow
 from bot.wiring import build_core
@@ -34,10 +37,11 @@ class Refused(Exception):
 
 
 async def ack(config: Config, environment: str, namespace: str, workload: str, *, user: str, take_over: bool) -> str:
-    core = build_core(config, load_settings())
-    ownership = Ownership(
-        store=core.store, audit=core.audit, access=AccessControl(config, None), resync=lambda: None
-    )  # the bot's own sync loop finds the incident marked and updates the root message
+    try:
+        core = build_core(config, load_settings())
+    except AuditKeyError as exc:  # nothing is owned without its audit row
+        raise Refused(f"not owned: the audit log cannot be written ({exc})") from exc
+    ownership = Ownership(store=core.store, audit=core.audit, access=AccessControl(config, None), resync=_marked)
     actor = Actor(f"cli:{user}", user)
     try:
         await upgrade(core.store.engine)
@@ -45,13 +49,21 @@ async def ack(config: Config, environment: str, namespace: str, workload: str, *
         incident = next((i for i in incidents if (i.namespace, i.workload) == (namespace, workload)), None)
         if incident is None:
             raise Refused(f"no open incident for {namespace}/{workload} in environment {environment}")
-        outcome = await ownership.acknowledge(actor, incident.id)
-        if isinstance(outcome, OwnedByOther) and take_over:
-            outcome = await ownership.take_over(actor, incident.id, str(outcome.incident.owner_id))
+        try:
+            outcome = await ownership.acknowledge(actor, incident.id)
+            if isinstance(outcome, OwnedByOther) and take_over:
+                outcome = await ownership.take_over(actor, incident.id, str(outcome.incident.owner_id))
+        except StoreUnavailable as exc:  # the owner was given back: nothing is owned without its audit row
+            raise Refused(f"not owned: the database refused to record it ({exc})") from exc
         return _said(outcome)
     finally:
         core.triager.close()
         await core.store.close()
+
+
+async def _marked(incident_id: int) -> None:
+    """Nothing more to do here: the incident is marked in SQL and the running bot's sync loop updates its root
+    message on its next pass."""
 
 
 def _said(outcome: Outcome) -> str:

@@ -10,7 +10,7 @@ Slack-free: the handler renders the outcomes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.guard.access import AccessControl, Role
@@ -61,9 +61,17 @@ class Where:
 
 
 class Ownership:
-    """Acknowledge and take over incidents; `resync` asks the incident queue to bring the root message up to date."""
+    """Acknowledge and take over incidents; `resync(incident_id)` asks the incident queue to bring the root
+    message up to date (the incident is already marked for it in SQL, so a replica's sync loop gets it anyway)."""
 
-    def __init__(self, *, store: Store, audit: AuditLog, access: AccessControl, resync: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        audit: AuditLog,
+        access: AccessControl,
+        resync: Callable[[int], Awaitable[None]],
+    ) -> None:
         self.store, self.audit, self.access, self.resync = store, audit, access, resync
 
     async def acknowledge(self, actor: Actor, incident_id: int, where: Where = Where()) -> Outcome:
@@ -110,12 +118,23 @@ class Ownership:
             if now is None or now.status != "open":
                 return NotOwnable(f"the incident on {incident.workload} is already resolved", now)
             return AlreadyYours(now) if now.owner_id == actor.id else OwnedByOther(now)
-        if incident.owner_id is None:
-            await self._audit("acknowledged", "ok", actor, taken, where, f"owns incident {incident.id}")
-        else:
-            was = incident.owner_name or incident.owner_id
-            await self._audit("taken_over", "ok", actor, taken, where, f"took incident {incident.id} over from {was}")
-        self.resync()
+        try:
+            if incident.owner_id is None:
+                await self._audit("acknowledged", "ok", actor, taken, where, f"owns incident {incident.id}")
+            else:
+                was = incident.owner_name or incident.owner_id
+                detail = f"took incident {incident.id} over from {was}"
+                await self._audit("taken_over", "ok", actor, taken, where, detail)
+        except Exception:  # no ownership without its audit row: give it back, and let the caller say it failed
+            await self.store.set_incident_owner(
+                incident.id,
+                incident.owner_id,
+                incident.owner_name,
+                expected_owner=actor.id,
+                since=incident.owned_since,
+            )
+            raise
+        await self.resync(taken.id)
         return Owned(taken, incident.owner_id, incident.owner_name)
 
     async def _audit(

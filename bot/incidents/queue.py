@@ -97,8 +97,17 @@ class IncidentWorker:
     def wake(self) -> None:
         self._wake.set()
 
-    def wake_sync(self) -> None:
-        """Bring Slack in line now: an incident was marked `needs_sync` outside the queue (e.g. a new owner)."""
+    async def resync(self, incident_id: int) -> None:
+        """Bring an incident's root message up to date after a change made outside the queue (e.g. a new owner).
+
+        Marked under the incident's lock: a sync in progress (rendered before the change) finishes first and
+        cannot clear the mark after the change was made.
+        """
+        incident = await self.store.get_incident(incident_id)
+        if incident is None:
+            return
+        async with self._incident_locks[incident.key]:
+            await self.store.update_incident(incident_id, needs_sync=1, sync_attempts=0, next_sync_at=None)
         self._sync_wake.set()
 
     async def _sync_loop(self, stop: asyncio.Event) -> None:

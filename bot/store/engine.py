@@ -255,18 +255,20 @@ class Store:
     async def set_incident_owner(
         self,
         incident_id: int,
-        owner_id: str,
+        owner_id: str | None,
         owner_name: str | None,
         *,
         expected_owner: str | None,
-        now: datetime | None = None,
+        since: datetime | None = None,
     ) -> IncidentRow | None:
-        """Make `owner_id` the owner of an open incident whose owner is still `expected_owner` (None: nobody);
-        None when the incident is resolved or its owner changed meanwhile. Of two clicks one wins; the root
-        message is marked for an update."""
-        now = now or utcnow()
+        """Make `owner_id` the owner (since `since`, default now; None: nobody) of an open incident whose owner
+        is still `expected_owner` (None: nobody); None when the incident is resolved or its owner changed
+        meanwhile. Of two clicks one wins; the root message is marked for an update."""
+        now = utcnow()
         held = incidents.c.owner_id.is_(None) if expected_owner is None else incidents.c.owner_id == expected_owner
-        values: dict[str, Any] = {"owner_id": owner_id, "owner_name": owner_name, "owned_since": now, "updated_at": now}
+        owned_since = (since or now) if owner_id else None
+        values: dict[str, Any] = {"owner_id": owner_id, "owner_name": owner_name, "owned_since": owned_since}
+        values["updated_at"] = now
         values.update(needs_sync=1, sync_attempts=0, next_sync_at=None)
         async with self.begin() as conn:
             result = await conn.execute(

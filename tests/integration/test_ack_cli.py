@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
+from sqlalchemy import text
 
 from bot.cli.main import cli
 from bot.core.settings import load_settings
@@ -101,3 +102,30 @@ def test_ack_is_refused_to_a_viewer_and_for_an_unknown_incident(tmp_path: Path, 
     assert "no open incident for shop/no-such-app in environment prod" in result.output
     assert owner(database)[0] is None
     assert rows(database) == [("denied", "refused", "cli:carol")]
+
+
+def test_nothing_is_owned_when_the_audit_row_cannot_be_written(
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CRASHLOOP_AUDIT_KEY")  # the audit log refuses to append without its key
+    result = run(_config(tmp_path), "ack", "prod", "shop", "web-app", "--as", "ana")
+    assert result.exit_code == 2
+    assert "not owned: the audit log cannot be written" in result.output
+    assert "CRASHLOOP_AUDIT_KEY" in result.output
+    assert owner(database)[0] is None  # given back: no ownership without its audit row
+
+
+def test_nothing_is_owned_when_the_database_refuses_the_audit_row(tmp_path: Path, database: str) -> None:
+    async def refuse_audit_rows() -> None:
+        store = Store(database)
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                text("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit down'); END")
+            )
+        await store.close()
+
+    asyncio.run(refuse_audit_rows())
+    result = run(_config(tmp_path), "ack", "prod", "shop", "web-app", "--as", "ana")
+    assert result.exit_code == 2
+    assert "not owned: the database refused to record it" in result.output
+    assert owner(database)[0] is None  # given back: no ownership without its audit row

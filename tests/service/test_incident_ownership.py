@@ -173,3 +173,27 @@ async def test_firing_for_is_computed_at_each_render_from_stored_times(bot_facto
         lambda: (m := bot.slack.message(CHANNEL, root.ts)) and "firing for 2h 5m" in blocks_text(m.blocks) and m
     )
     assert f"<!date^{int(opened.timestamp())}^" in blocks_text(updated.blocks)
+
+
+REFUSE_AUDIT = {
+    "sqlite": ["CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit down'); END"],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit down'; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+async def test_nothing_is_owned_when_the_audit_row_cannot_be_written(bot_factory: BotFactory, db_url: str) -> None:
+    bot = await bot_factory(db_url)
+    root = await posted(bot)
+    [incident] = await bot.services.store.list_incidents()
+    store = bot.services.store
+    async with store.engine.begin() as conn:  # the database refuses every audit row from now on
+        for statement in REFUSE_AUDIT[store.dialect]:
+            await conn.execute(text(statement))
+    await click(bot, ALICE, "incident.ack", str(incident.id), root.ts)
+    answer = await told(bot, ALICE, "Not owned")
+    assert "the database refused to record it" in answer.text
+    assert (await store.get_incident(incident.id)).owner_id is None  # type: ignore[union-attr]
+    assert owner_line(bot.slack.message(CHANNEL, root.ts)) is None
