@@ -75,7 +75,7 @@ class Ownership:
         self.store, self.audit, self.access, self.resync = store, audit, access, resync
 
     async def acknowledge(self, actor: Actor, incident_id: int, where: Where = Where()) -> Outcome:
-        """ "I'm on it": the actor owns the incident unless someone already does."""
+        """The "I'm on it" click: the actor owns the incident unless someone already does."""
         checked = await self._check(actor, incident_id, where, "acknowledge")
         if not isinstance(checked, IncidentRow):
             return checked

@@ -2,8 +2,9 @@
 
 The root message is re-rendered from stored state on every change (counts, status, owner, resolution), so a
 retry after a Slack failure posts exactly what the incident is now; times are Slack date tokens and durations
-are computed at each render (`bot.slack.dates`). Its metadata (`crashloop_triage`) lets other
-Slack apps and workflows read the incident without parsing text.
+are computed at each render (`bot.slack.dates`). Its metadata (`crashloop_triage`) lets other Slack apps and
+workflows read the incident without parsing text. The buttons about the incident itself (not a remedy) are one
+list, `incident_actions`, in the actions block `incident`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from bot.store.rows import IncidentRow
 from runbooks.model import Evidence, Finding
 
 EVENT_TYPE = "crashloop_triage"
-ACK_ACTION = "incident.ack"  # "I'm on it" (value: incident id)
-TAKE_OVER_ACTION = (
-    "incident.take_over"  # in the offer to take over (value: "<incident id>:<owner it was offered from>")
-)
+# "I'm on it" on the root message (value: incident id), and "Take over" in the offer a second click gets
+# (value: "<incident id>:<owner it was offered from>"; see bot/slack/ownership_messages.py)
+ACK_ACTION = "incident.ack"
+TAKE_OVER_ACTION = "incident.take_over"
 
 
 def body(
@@ -107,7 +108,7 @@ def incident_actions(incident: IncidentRow) -> list[sb.Block]:
 
 
 def owner_line(incident: IncidentRow) -> str | None:
-    """ "👤 @ana owns this since <date>", or None while nobody has acknowledged the incident."""
+    """The owner line ("👤 @ana owns this since <date>"); None while nobody has acknowledged the incident."""
     if not incident.owner_id:
         return None
     since = f" since {slack_date(incident.owned_since)}" if incident.owned_since else ""
