@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.alertmanager.environments import Alertmanagers, auth_from
 from bot.core.config import Config
 from bot.core.metrics import Metrics
 from bot.core.settings import Settings
@@ -45,6 +46,7 @@ class Core:
     audit: AuditLog
     triager: Triager
     executor: Executor
+    alertmanagers: Alertmanagers
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Services:
     guard: Guard
     leader: Leader
     worker: IncidentWorker
+    alertmanagers: Alertmanagers
 
     def wake_worker(self) -> None:
         self.worker.wake()
@@ -87,9 +90,9 @@ class Services:
 def build_core(config: Config, settings: Settings, metrics: Metrics | None = None) -> Core:
     store = Store(settings.database_url)
     triager = Triager(config)
-    return Core(
-        config, settings, metrics or Metrics(), store, audit_log_for(store.engine, settings), triager, Executor(triager)
-    )
+    audit = audit_log_for(store.engine, settings)
+    alertmanagers = Alertmanagers(config, auth_from(settings))
+    return Core(config, settings, metrics or Metrics(), store, audit, triager, Executor(triager), alertmanagers)
 
 
 def build_guard(
@@ -112,6 +115,7 @@ def build_guard(
         notifier=notifier,
         metrics=core.metrics,
         signing_secret=signing_secret,
+        alertmanagers=core.alertmanagers,
         settings=guard_settings(core.config),
         is_leader=is_leader,
         background_verify=background_verify,
@@ -143,7 +147,18 @@ def build_services(
         is_leader=lambda: leader.is_leader,
     )
     return Services(
-        config, settings, metrics, core.store, core.triager, slack, access, core.audit, guard, leader, queue
+        config,
+        settings,
+        metrics,
+        core.store,
+        core.triager,
+        slack,
+        access,
+        core.audit,
+        guard,
+        leader,
+        queue,
+        core.alertmanagers,
     )
 
 

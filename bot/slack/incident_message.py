@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.slack import blocks as sb
 from bot.store.rows import IncidentRow
+from bot.store.silences import SilenceRow
 from runbooks.model import Evidence, Finding
 
 EVENT_TYPE = "crashloop_triage"
@@ -131,3 +132,31 @@ def _duration(start: datetime, end: datetime) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+
+
+# --- the workload's silence (kept apart from the root message's own rendering) ---------------------------------
+
+
+def silence_blocks(incident_id: int, silence: SilenceRow | None, *, offer: bool) -> list[dict[str, Any]]:
+    """ "🔕 silenced until … by @user" with Unsilence while the bot's silence is in force, else a Silence button
+    where the environment has an Alertmanager (`offer`); nothing otherwise."""
+    if silence is not None:
+        until = int(silence.ends_at.timestamp())
+        fallback = f"{silence.ends_at:%Y-%m-%d %H:%M} UTC"
+        text = (
+            f"🔕 Alerts silenced until <!date^{until}^{{date_short_pretty}} {{time}}|{fallback}> "
+            f"by <@{silence.created_by}> (Alertmanager silence `{silence.id}`)"
+        )
+        unsilence = sb.button("🔔 Unsilence", "silence.unsilence", silence.id)
+        return [sb.context(text), sb.actions("silence", [unsilence])]
+    if offer:
+        return [sb.actions("silence", [sb.button("🔕 Silence alerts…", "silence.open", str(incident_id))])]
+    return []
+
+
+def with_silence(payload: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The root message's arguments with the silence blocks under its header and status line."""
+    if not blocks:
+        return payload
+    shown = list(payload["blocks"])
+    return {**payload, "blocks": sb.limit_blocks([*shown[:2], *blocks, *shown[2:]])}
