@@ -20,10 +20,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from aiohttp import web
+from click.testing import CliRunner
 
-from bot.alertmanager.matchers import pod_pattern
+from bot.alertmanager.client import AlertmanagerClient, AlertmanagerError
+from bot.alertmanager.matchers import Matcher, pod_pattern
+from bot.cli.main import cli
+from bot.core.settings import load_settings
 from bot.devtools.slackstub.signing import slash_command_body, view_submission_body
+from bot.store import Store
+from bot.store.audit import audit_log_for
 from tests.e2e.promstack import (
     INSTALL_HINT,
     Server,
@@ -339,3 +346,75 @@ async def test_without_an_alertmanager_there_is_no_silence_button_and_the_comman
     body = slash_command_body(text="silence prod ledger-api 2h", user_id=ALICE, response_url=url, channel_id=CHANNEL)
     await bot.slack_request(body)
     assert "no alertmanager_url" in (await told(bot, ALICE, "not configured")).text
+
+
+async def test_the_client_says_what_alertmanager_answered(alertmanager: Server) -> None:
+    client = AlertmanagerClient(alertmanager.url, timeout=5)
+    now = datetime.now(UTC)
+    with pytest.raises(AlertmanagerError) as bad:  # a regex Alertmanager cannot compile: 400, in its own words
+        await client.create_silence(
+            [Matcher("pod", "web-(", is_regex=True)],
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+            created_by="t",
+            comment="t",
+        )
+    assert bad.value.status == 400
+    assert "HTTP 400" in str(bad.value)
+    with pytest.raises(AlertmanagerError) as unknown:
+        await client.silence(str(uuid.uuid4()))
+    assert unknown.value.status == 404
+    with pytest.raises(AlertmanagerError, match="not a silence id"):
+        await client.expire("../status")
+    silence_id = await client.create_silence(
+        [Matcher("namespace", "shop")], starts_at=now, ends_at=now + timedelta(hours=1), created_by="t", comment="t"
+    )
+    assert (await client.silence(silence_id)).state == "active"
+    await client.expire(silence_id)
+    assert (await client.silence(silence_id)).state == "expired"
+    alertmanager.stop()
+    with pytest.raises(AlertmanagerError, match="cannot connect") as down:
+        await client.alerts([Matcher("namespace", "shop")])
+    assert down.value.status is None
+
+
+async def test_crashloop_act_silences_and_unsilences_through_the_same_guard(
+    kubeconfig: Path, tmp_path: Path, alertmanager: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = silence_config(kubeconfig, alertmanager.url).model_dump(mode="json")
+    config["access"]["responders"].append("cli:alice")
+    config_file = tmp_path / "crashloop.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CRASHLOOP_DATABASE_URL", db_url)
+    monkeypatch.setenv("CRASHLOOP_SECRETS_DIR", str(tmp_path / "no-secrets"))
+
+    def act(*args: str) -> Any:
+        argv = ["--config", str(config_file), "act", *args, "--yes", "--as", "alice"]
+        return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+    done = await asyncio.to_thread(act, "silence", "prod", "ledger-api", "--param", "duration=3h")
+    assert done.exit_code == 0, done.output
+    assert 'pod=~"ledger-api-' in done.output  # the preview's matchers
+    [silence] = await silences_in(alertmanager)
+    assert silence["status"]["state"] == "active"
+    assert silence["createdBy"] == "alice via crashloop-bot"
+    assert f"silence {silence['id']} is active" in done.output
+
+    refused = await asyncio.to_thread(act, "silence", "prod", "ledger-api", "--param", "duration=30d")
+    assert refused.exit_code == 2
+    assert "a silence lasts from 15m to 7d" in refused.output
+
+    done = await asyncio.to_thread(act, "unsilence", "prod", "ledger-api")
+    assert done.exit_code == 0, done.output
+    assert (await silences_in(alertmanager))[0]["status"]["state"] == "expired"
+    store = Store(db_url)
+    try:
+        records = await audit_log_for(store.engine, load_settings()).list(workload="ledger-api")
+    finally:
+        await store.close()
+    assert [(r.event.remedy, r.event.action, r.event.actor_id) for r in records if r.event.action != "denied"] == [
+        (remedy, action, "cli:alice")
+        for remedy in ("silence", "unsilence")
+        for action in ("requested", "previewed", "applied", "verified")
+    ]
