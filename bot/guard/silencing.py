@@ -33,6 +33,7 @@ from bot.alertmanager.matchers import (
 )
 from bot.core.config import Config
 from bot.core.metrics import Metrics
+from bot.core.redact import redact
 from bot.guard.executor import Executor, Target
 from bot.guard.notifier import Notifier
 from bot.guard.outcomes import Failed, Rule, Verified
@@ -187,7 +188,9 @@ class Silencing:
         starts = datetime.now(UTC)
         ends = starts + timedelta(seconds=seconds)
         requester = change.requested_by_name or change.requested_by
-        comment = str(change.params.get("comment") or "") or f"silenced from crashloop-bot for {requester}"
+        # Alertmanager is one more place the bot writes to: the comment is redacted like Slack and SQL text (the
+        # stored parameters already are, by their column type; this holds whatever the parameters' source)
+        comment = redact(str(change.params.get("comment") or "") or f"silenced from crashloop-bot for {requester}")
         silence_id = await client.create_silence(
             matchers, starts_at=starts, ends_at=ends, created_by=f"{requester} via crashloop-bot", comment=comment
         )

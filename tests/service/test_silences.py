@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
+from sqlalchemy import text
 from click.testing import CliRunner
 
 from bot.alertmanager.client import AlertmanagerClient, AlertmanagerError
@@ -393,12 +394,14 @@ async def test_crashloop_act_silences_and_unsilences_through_the_same_guard(
         argv = ["--config", str(config_file), "act", *args, "--yes", "--as", "alice"]
         return CliRunner().invoke(cli, argv, catch_exceptions=False)
 
-    done = await asyncio.to_thread(act, "silence", "prod", "ledger-api", "--param", "duration=3h")
+    comment = "comment=rolling back, DB_PASSWORD=hunter2-s3cret was in the log"  # a secret typed by mistake
+    done = await asyncio.to_thread(act, "silence", "prod", "ledger-api", "--param", "duration=3h", "--param", comment)
     assert done.exit_code == 0, done.output
     assert 'pod=~"ledger-api-' in done.output  # the preview's matchers
     [silence] = await silences_in(alertmanager)
     assert silence["status"]["state"] == "active"
     assert silence["createdBy"] == "alice via crashloop-bot"
+    assert silence["comment"] == "rolling back, DB_PASSWORD=[REDACTED] was in the log"  # Alertmanager never gets it
     assert f"silence {silence['id']} is active" in done.output
 
     refused = await asyncio.to_thread(act, "silence", "prod", "ledger-api", "--param", "duration=30d")
@@ -418,3 +421,36 @@ async def test_crashloop_act_silences_and_unsilences_through_the_same_guard(
         for remedy in ("silence", "unsilence")
         for action in ("requested", "previewed", "applied", "verified")
     ]
+
+
+async def test_a_silence_interrupted_mid_apply_is_settled_as_failed_pointing_at_alertmanager(
+    bot_factory: BotFactory, kubeconfig: Path, alertmanager: Server
+) -> None:
+    bot = await bot_factory(config=silence_config(kubeconfig, alertmanager.url))
+    changes = bot.services.store.changes
+    change = await changes.create(
+        ttl=timedelta(minutes=15),
+        environment="prod",
+        namespace="shop",
+        workload="ledger-api",
+        kind="Deployment",
+        remedy="silence",
+        params={"duration": "2h"},
+        requested_by=ALICE,
+    )
+    await changes.move(change.id, ["previewed"], "applying", applied_by="a-replica-that-died")
+    await changes.update(change.id)  # now: too recent to settle
+    await bot.services.guard.resume_verifications()
+    assert (await changes.get(change.id)).state == "applying"  # type: ignore[union-attr]
+    async with bot.services.store.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE changes SET updated_at = :t WHERE id = :id"),
+            {"t": datetime.now(UTC) - timedelta(minutes=10), "id": change.id},
+        )
+    await bot.services.guard.resume_verifications()
+    settled = await changes.get(change.id)
+    assert settled is not None
+    assert settled.state == "failed"
+    assert "check its silences" in (settled.detail or "")
+    [record] = await bot.services.audit.list(workload="ledger-api")
+    assert (record.event.action, record.event.outcome, record.event.remedy) == ("failed", "error", "silence")
