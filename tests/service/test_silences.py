@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 import yaml
 from aiohttp import web
-from sqlalchemy import text
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from bot.alertmanager.client import AlertmanagerClient, AlertmanagerError
 from bot.alertmanager.matchers import Matcher, pod_pattern
