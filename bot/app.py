@@ -26,7 +26,7 @@ from bot.reports.lifecycle import reports_cleanup_ctx
 from bot.slack.redacting import redact_body, redact_replies
 from bot.store.migrate import upgrade
 from bot.wiring import SERVICES, Services, build_services
-from handlers import alerts, health, slack_actions, slack_commands, slack_errors, slack_events
+from handlers import alerts, health, slack_actions, slack_commands, slack_errors, slack_events, slack_silences
 
 log = logging.getLogger("crashloop.app")
 
@@ -99,6 +99,7 @@ def _bolt(services: Services, settings: Settings) -> AsyncApp:
     bolt.middleware(redact_replies)  # every respond() redacted, as SlackOut redacts every Web API call
     slack_commands.register(bolt, services)
     slack_actions.register(bolt, services)
+    slack_silences.register(bolt, services)
     slack_errors.register(bolt)
     return bolt
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.alertmanager.environments import Alertmanagers, auth_from
 from bot.core.config import Config
 from bot.core.metrics import Metrics
 from bot.core.settings import Settings
@@ -46,6 +47,7 @@ class Core:
     audit: AuditLog
     triager: Triager
     executor: Executor
+    alertmanagers: Alertmanagers
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Services:
     leader: Leader
     worker: IncidentWorker
     ownership: Ownership
+    alertmanagers: Alertmanagers
 
     def wake_worker(self) -> None:
         self.worker.wake()
@@ -89,9 +92,9 @@ class Services:
 def build_core(config: Config, settings: Settings, metrics: Metrics | None = None) -> Core:
     store = Store(settings.database_url)
     triager = Triager(config)
-    return Core(
-        config, settings, metrics or Metrics(), store, audit_log_for(store.engine, settings), triager, Executor(triager)
-    )
+    audit = audit_log_for(store.engine, settings)
+    alertmanagers = Alertmanagers(config, auth_from(settings))
+    return Core(config, settings, metrics or Metrics(), store, audit, triager, Executor(triager), alertmanagers)
 
 
 def build_guard(
@@ -114,6 +117,7 @@ def build_guard(
         notifier=notifier,
         metrics=core.metrics,
         signing_secret=signing_secret,
+        alertmanagers=core.alertmanagers,
         settings=guard_settings(core.config),
         is_leader=is_leader,
         background_verify=background_verify,
@@ -146,7 +150,19 @@ def build_services(
     )
     ownership = Ownership(store=core.store, audit=core.audit, access=access, resync=queue.resync)
     return Services(
-        config, settings, metrics, core.store, core.triager, slack, access, core.audit, guard, leader, queue, ownership
+        config,
+        settings,
+        metrics,
+        core.store,
+        core.triager,
+        slack,
+        access,
+        core.audit,
+        guard,
+        leader,
+        queue,
+        ownership,
+        core.alertmanagers,
     )
 
 

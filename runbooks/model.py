@@ -45,6 +45,10 @@ class RemedyId(StrEnum):
     ROLLOUT_RESTART = "rollout_restart"
     SERVICE_ACCOUNT = "service_account"
     NETCHECK = "netcheck"
+    # Not proposed by the triage: a responder's own actions on the workload's alerts in Alertmanager (never a
+    # signature's remedy), kept here because the id is the same public contract (action ids, CLI, audit rows).
+    SILENCE = "silence"
+    UNSILENCE = "unsilence"
 
 
 # --- evidence -------------------------------------------------------------------------------------------

@@ -19,6 +19,12 @@ TARGET = REPO / "deploy" / "helm" / "crashloop-bot" / "values.schema.json"
 
 Schema = dict[str, Any]
 
+ALERTMANAGER_KEYS = (
+    "CRASHLOOP_ALERTMANAGER_TOKEN",
+    "CRASHLOOP_ALERTMANAGER_USERNAME",
+    "CRASHLOOP_ALERTMANAGER_PASSWORD",
+)
+
 
 def strict(properties: dict[str, Schema], *, required: tuple[str, ...] = ()) -> Schema:
     """An object with exactly these keys."""
@@ -65,6 +71,10 @@ def chart_values(config_schema: Schema) -> Schema:
             "fullnameOverride": STRING,
             "slack": strict({"socketMode": BOOL}),
             "secrets": strict({"existingSecret": {**DNS_LABEL, "minLength": 1}}, required=("existingSecret",)),
+            # Silence: the Alertmanager auth keys `secrets.existingSecret` holds (mounted as files)
+            "alertmanager": strict(
+                {"secretKeys": {"type": "array", "items": {"enum": list(ALERTMANAGER_KEYS)}, "uniqueItems": True}}
+            ),
             "database": strict(
                 {
                     "type": {"enum": ["sqlite", "postgresql"]},
@@ -100,6 +110,7 @@ def chart_values(config_schema: Schema) -> Schema:
                 {
                     "enabled": BOOL,
                     "apiServerPorts": {"type": "array", "items": PORT, "minItems": 1},
+                    "alertmanagerPorts": {"type": "array", "items": PORT, "minItems": 1},
                     "ingressFrom": {"type": "array", "items": FREE_OBJECT},
                 }
             ),

@@ -119,6 +119,7 @@ async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: 
     ev = result.evidence
     proposed = next((p for p in result.finding.remedies if str(p.id) == r.remedy), None)
     params = {**(proposed.params if proposed else default_params(ev, r.remedy)), **r.params}
+    params = await _silence_params(store, config, r, ev.workload.namespace, ev.workload.name, params)
     proposal = await proposals.propose(store, ev, r.remedy, params, minutes=config.actions.proposal_minutes)
     outcome = await guard.request(actor, proposal.id, literal=r.literal)
     _refused(outcome)
@@ -136,7 +137,7 @@ async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: 
         raise Stop(f"outcome unknown: {done.reason}", EXIT_FAILED)
     if isinstance(done, Conflict):
         raise Stop("the workload changed while applying (409 Conflict): nothing applied; run the command again", 1)
-    if isinstance(done, Verified):  # netcheck: the check ran
+    if isinstance(done, Verified):  # netcheck: the check ran; a silence: in force (or expired) in Alertmanager
         return "\n".join([done.detail, *done.lines])
     assert isinstance(done, Applied)
     if not r.verify:
@@ -149,6 +150,20 @@ async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: 
     _refused(recovery)
     assert isinstance(recovery, Verified)
     return f"recovered: {recovery.detail}"
+
+
+async def _silence_params(
+    store: Store, config: Config, r: Request, namespace: str, workload: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """silence: the configured default duration unless --param duration=…; unsilence: the bot's silence in force."""
+    if r.remedy == RemedyId.SILENCE:
+        return {"duration": config.silences.default_duration, **params}
+    if r.remedy == RemedyId.UNSILENCE and "silence_id" not in params:
+        row = await store.silences.in_force_for(r.environment, namespace, workload)
+        if row is None:
+            raise Stop(f"refused: the bot holds no silence in force for {namespace}/{workload}", EXIT_REFUSED)
+        return {**params, "silence_id": row.id}
+    return params
 
 
 def _refused(outcome: Outcome | None) -> None:

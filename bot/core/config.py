@@ -18,12 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.core.report_settings import ReportsConfig
 from runbooks.model import Branch, Policy, RemedyId, Signature
 from runbooks.quantity import QuantityError, parse_bytes
+from runbooks.silence import parse_duration
 
 CONFIG_ENV = "CRASHLOOP_CONFIG"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _PRINCIPAL = re.compile(r"^(?:[UWS][A-Z0-9]{2,}|cli:[A-Za-z_][A-Za-z0-9_.-]{0,31})$")  # Slack ids, terminal users
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_HTTP_URL = re.compile(r"^https?://[^\s/?#@]+(/[^\s?#]*)?$")  # no credentials in it: they come from a Secret
 
 
 class ConfigError(Exception):
@@ -45,6 +47,16 @@ class Environment(_Strict):
     require_approval: bool = Field(False, description="changes need a second responder")
     responders: list[str] = Field(default_factory=list, description="extra responders for this environment only")
     viewers: list[str] = Field(default_factory=list, description="extra viewers for this environment only")
+    alertmanager_url: str | None = Field(
+        None, description="this environment's Alertmanager (v2 API), for Silence; omitted = no Silence button"
+    )
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _alertmanager_url(cls, value: str | None) -> str | None:
+        if value is not None and not _HTTP_URL.match(value):
+            raise ValueError(f"{value!r} is not an http(s) URL (like http://alertmanager.monitoring:9093)")
+        return value
 
     @field_validator("namespaces")
     @classmethod
@@ -122,6 +134,8 @@ class SignatureConfig(_Strict):
         if used - groups:
             missing = ", ".join(sorted(used - groups))
             raise ValueError(f"signature {self.id}: {{{missing}}} is not a named group of the pattern")
+        if self.remedy in (RemedyId.SILENCE, RemedyId.UNSILENCE):
+            raise ValueError(f"signature {self.id}: {self.remedy} is a responder's action, not a runbook remedy")
         needed = [p for p in _REQUIRED_PARAMS.get(str(self.remedy), ()) if p not in self.params]
         if needed:
             raise ValueError(f"signature {self.id}: remedy {self.remedy} needs params: {', '.join(needed)}")
@@ -166,6 +180,24 @@ class Actions(_Strict):
     proposal_minutes: int = Field(15, ge=1, le=120, description="a remedy button / preview expires after this")
 
 
+class Silences(_Strict):
+    """Silencing a workload's alerts in its environment's Alertmanager (`alertmanager_url`)."""
+
+    min_minutes: int = Field(15, ge=1, le=24 * 60, description="the shortest silence a responder may set")
+    max_hours: int = Field(7 * 24, ge=1, le=90 * 24, description="the longest silence a responder may set")
+    default_duration: str = Field("2h", description="what the Silence form proposes (e.g. 30m, 2h, 1d)")
+    timeout_seconds: float = Field(10, gt=0, le=60, description="timeout of each call to Alertmanager")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Silences:
+        if self.min_minutes > self.max_hours * 60:
+            raise ValueError("min_minutes is longer than max_hours")
+        seconds = parse_duration(self.default_duration)
+        if seconds is None or not self.min_minutes * 60 <= seconds <= self.max_hours * 3600:
+            raise ValueError(f"default_duration {self.default_duration!r} is not a duration within the bounds")
+        return self
+
+
 class LeaderElection(_Strict):
     """Which replica runs the singleton work (report scheduler, restart sampler, recovery checks)."""
 
@@ -188,6 +220,7 @@ class Config(_Strict):
     actions: Actions = Field(default_factory=Actions)
     leader_election: LeaderElection = Field(default_factory=LeaderElection)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    silences: Silences = Field(default_factory=Silences)
 
     @field_validator("environments")
     @classmethod

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         None, description="also append signed audit checkpoints to this file (a volume the database users lack)"
     )
 
+    crashloop_alertmanager_token: SecretStr | None = Field(
+        None, description="bearer token for the environments' Alertmanager API (Silence), if it wants one"
+    )
+    crashloop_alertmanager_username: str | None = Field(None, description="basic-auth user for Alertmanager")
+    crashloop_alertmanager_password: SecretStr | None = Field(None, description="basic-auth password for Alertmanager")
+
     @property
     def database_url(self) -> str:
         return self.crashloop_database_url.get_secret_value()

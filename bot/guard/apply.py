@@ -5,7 +5,8 @@ again and asks the requester to confirm again; a lost answer (timeout, dropped c
 workload and compares it with the patch sent: in place → `applied` and verified, absent → `failed`, and a re-read
 that fails leaves the outcome unknown (audited, told, the workload's lock kept until a later re-read settles it);
 any other failure ends the change as `failed`, audited and told. Netcheck, not a patch, runs its pod
-here. An applied change is handed to the verifier.
+here; a silence (or its expiry) is sent to Alertmanager by `bot.guard.silencing`. An applied change is handed to
+the verifier.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from bot.core.sealing import SealError, unseal
 from bot.guard.executor import Executor, LostAnswer, Target, not_allowed
 from bot.guard.notifier import Notifier
 from bot.guard.outcomes import Applied, Conflict, Failed, Refused, Rule, Uncertain, Verified
+from bot.guard.silencing import Silencing
 from bot.guard.trail import Actor, Trail
 from bot.guard.verify import Verifier, netcheck_verdict
 from bot.kube.client import KubeConfigError, KubeError, KubeObject
 from bot.remedies.patches import NetcheckResult, PlanError
+from bot.remedies.registry import is_silencing
 from bot.store.changes import ChangeRow, ChangeStore
 
 log = logging.getLogger("crashloop.guard")
@@ -42,12 +45,13 @@ class Applier:
         metrics: Metrics,
         trail: Trail,
         verifier: Verifier,
+        silencing: Silencing,
         secret: str,
         preview_ttl: timedelta,
         approval_needed: Callable[[str], bool],
     ) -> None:
         self.changes, self.executor, self.notifier, self.metrics = changes, executor, notifier, metrics
-        self.trail, self.verifier, self.secret = trail, verifier, secret
+        self.trail, self.verifier, self.secret, self.silencing = trail, verifier, secret, silencing
         self.preview_ttl, self.approval_needed = preview_ttl, approval_needed
 
     async def apply(self, actor: Actor, change: ChangeRow) -> ApplyOutcome:
@@ -68,6 +72,8 @@ class Applier:
         target = Target(change.environment, change.kind, change.namespace, change.workload)
         if change.remedy == "netcheck":
             return await self._netcheck(actor, change, target)
+        if is_silencing(change.remedy):
+            return await self.silencing.apply(actor, change, self.failed)
         try:
             obj, _ = await self.executor.read(target)
             meta = obj.get("metadata") or {}

@@ -180,6 +180,11 @@ class Executor:
         names = await kube.call(f"list serviceaccounts in {t.namespace}", reader.list_service_accounts, t.namespace)
         return frozenset(names)
 
+    async def namespace_pods(self, t: Target) -> list[KubeObject]:
+        """Every pod in the workload's namespace (a silence's pod matcher must match none but the workload's)."""
+        reader, kube = self.triager.reader(t.environment), self.triager.kube
+        return await kube.call(f"list pods in {t.namespace}", reader.list_pods, t.namespace, "")
+
     async def netcheck(
         self, t: Target, host: str, port: int | None, *, dry_run: bool, wait: float = 45.0
     ) -> NetcheckResult | KubeObject:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.alertmanager.environments import Alertmanagers
 from bot.core.config import Config
 from bot.core.metrics import Metrics
 from bot.core.sealing import seal
@@ -42,10 +43,11 @@ from bot.guard.outcomes import (
     Verified,
 )
 from bot.guard.preview import Previewer, busy
+from bot.guard.silencing import Silencing
 from bot.guard.trail import BOT, Actor, Refusal, Stop, Trail
 from bot.guard.verify import Verifier
 from bot.kube.client import KubeConfigError, KubeError
-from bot.remedies.registry import title_of
+from bot.remedies.registry import is_silencing, title_of
 from bot.store import Store
 from bot.store.audit import AuditLog
 from bot.store.changes import ActiveChangeExists, ChangeRow
@@ -86,6 +88,7 @@ class Guard:
         notifier: Notifier,
         metrics: Metrics,
         signing_secret: str,
+        alertmanagers: Alertmanagers | None = None,
         settings: GuardSettings | None = None,
         is_leader: Callable[[], bool] = lambda: True,
         background_verify: bool = True,
@@ -109,7 +112,17 @@ class Guard:
             is_leader=is_leader,
             background=background_verify,
         )
-        self.checks = Previewer(config=config, executor=executor, changes=store.changes)
+        self.silencing = Silencing(
+            config=config,
+            alertmanagers=alertmanagers or Alertmanagers(config),
+            executor=executor,
+            silences=store.silences,
+            changes=store.changes,
+            trail=self.trail,
+            notifier=notifier,
+            metrics=metrics,
+        )
+        self.checks = Previewer(config=config, executor=executor, changes=store.changes, silencing=self.silencing)
         self.applier = Applier(
             changes=store.changes,
             executor=executor,
@@ -117,6 +130,7 @@ class Guard:
             metrics=metrics,
             trail=self.trail,
             verifier=self.verifier,
+            silencing=self.silencing,
             secret=signing_secret,
             preview_ttl=s.preview_ttl,
             approval_needed=self._approval_needed,
@@ -345,7 +359,10 @@ class Guard:
 
     async def _unchanged(self, actor: Actor, change: ChangeRow) -> ChangeRow:
         """Refuse (and end) a change whose workload moved on since its preview: what was confirmed is not what
-        would be applied. The resourceVersion precondition still catches a change in the last moment."""
+        would be applied. The resourceVersion precondition still catches a change in the last moment. A silence
+        does not touch the workload: there is nothing to compare."""
+        if is_silencing(change.remedy):
+            return change
         target = Target(change.environment, change.kind, change.namespace, change.workload)
         try:
             obj, _ = await self.executor.read(target)

@@ -36,6 +36,7 @@ class Rule(StrEnum):
     NOT_REQUESTER = "not_requester"
     STATE = "state"  # the change already moved on (replay, retry)
     CLUSTER = "cluster"  # the dry run or the API refused
+    ALERTMANAGER = "alertmanager"  # no Alertmanager configured, or it did not answer (silence, unsilence)
 
 
 @dataclass(frozen=True)

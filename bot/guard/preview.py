@@ -14,22 +14,29 @@ from bot.core.config import Config
 from bot.guard.apply import port_of, with_literal
 from bot.guard.executor import Executor, Target, not_allowed
 from bot.guard.outcomes import Rule
+from bot.guard.silencing import Silencing
 from bot.guard.trail import Refusal
 from bot.kube.client import KubeConfigError, KubeError, KubeObject
 from bot.remedies import validation
 from bot.remedies.patches import PlanError
-from bot.remedies.registry import spec_of, title_of
+from bot.remedies.registry import is_silencing, spec_of, title_of
 from bot.store.changes import ChangeRow, ChangeStore
 from bot.store.rows import ProposalRow
 
 
 class Previewer:
-    def __init__(self, *, config: Config, executor: Executor, changes: ChangeStore) -> None:
-        self.config, self.executor, self.changes = config, executor, changes
+    def __init__(self, *, config: Config, executor: Executor, changes: ChangeStore, silencing: Silencing) -> None:
+        self.config, self.executor, self.changes, self.silencing = config, executor, changes, silencing
 
     def static(self, remedy: str, params: dict[str, Any]) -> None:
         """The parameter checks that need no cluster (limits, grammar)."""
-        self._validate(remedy, params, validation.Limits(self.config.limits.max_memory))
+        self._validate(remedy, params, validation.Limits(self.config.limits.max_memory, silence_seconds=self._silence))
+
+    @property
+    def _silence(self) -> tuple[int, int]:
+        """The shortest and the longest silence allowed (crashloop.yaml `silences`), in seconds."""
+        s = self.config.silences
+        return s.min_minutes * 60, s.max_hours * 3600
 
     async def one_change(self, proposal: ProposalRow) -> None:
         """Refusal when the workload already has a change in progress (an abandoned, expired one does not count)."""
@@ -45,6 +52,9 @@ class Previewer:
         try:
             if proposal.remedy == "netcheck":
                 return await self._netcheck(t, params)
+            if is_silencing(proposal.remedy):
+                self.static(proposal.remedy, params)
+                return await self.silencing.preview(proposal, params)
             live = await self.executor.read(t)
             limits = await self._limits(t, proposal.remedy, params, live[0])
             self._validate(proposal.remedy, with_literal(params, literal), limits)
@@ -83,7 +93,8 @@ class Previewer:
     async def _limits(self, t: Target, remedy: str, params: dict[str, Any], obj: KubeObject) -> validation.Limits:
         """What the parameter checks compare against, from the live workload (and the namespace's accounts)."""
         accounts = await self.executor.service_accounts(t) if remedy == "service_account" else None
-        return validation.Limits(self.config.limits.max_memory, current_memory(obj, params.get("container")), accounts)
+        memory = current_memory(obj, params.get("container"))
+        return validation.Limits(self.config.limits.max_memory, memory, accounts, self._silence)
 
 
 def busy(other: ChangeRow) -> str:

@@ -36,3 +36,31 @@ async def buttons(
         (r, (await propose(store, ev, str(r.id), r.params, minutes=minutes, incident_id=incident_id)).id)
         for r in remedies
     ]
+
+
+async def for_workload(
+    store: Store,
+    *,
+    environment: str,
+    namespace: str,
+    workload: str,
+    kind: str,
+    remedy: str,
+    params: dict[str, Any],
+    minutes: int,
+    incident_id: int | None = None,
+) -> ProposalRow:
+    """A proposal for an action asked for on a known workload without a fresh triage (silence, unsilence): it
+    touches no workload, so it is bound to no generation."""
+    return await store.add_proposal(
+        ttl=timedelta(minutes=minutes),
+        incident_id=incident_id,
+        environment=environment,
+        namespace=namespace,
+        workload=workload,
+        kind=kind,
+        remedy=remedy,
+        params=params,
+        resource_version=None,
+        generation=None,
+    )

@@ -25,6 +25,7 @@ from bot.guard.notifier import Notifier
 from bot.guard.outcomes import Applied, Failed, NotRecovered, Verified
 from bot.kube.client import KubeConfigError, KubeError, KubeObject
 from bot.remedies.patches import NetcheckResult, PatchPlan
+from bot.remedies.registry import is_silencing
 from bot.store.changes import ChangeRow, ChangeStore
 
 REREAD_DELAYS = (0.5, 1.0, 2.0)  # backoff between re-reads after a lost PATCH answer: ~3.5 s in all
@@ -188,6 +189,11 @@ class Verifier:
                 await self._settle_uncertain(change, self._uncertain[change.id])
                 continue
             if now - change.updated_at < after:
+                continue
+            if is_silencing(change.remedy):  # Alertmanager, not the workload, would show whether it landed
+                why = "interrupted while talking to Alertmanager: check its silences for one this change created"
+                if await self.changes.move(change.id, ["applying"], "failed", detail=why):
+                    await self.record("failed", "error", change, detail=why)
                 continue
             target = Target(change.environment, change.kind, change.namespace, change.workload)
             landed = await self.landed_anyway(target, change)

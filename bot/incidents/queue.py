@@ -434,6 +434,7 @@ class IncidentWorker:
             )
         done = await self.store.changes.of_incident(incident.id) if incident.status == "resolved" else []
         payload = incident_message.root(incident, datetime.now(UTC), done)
+        payload = incident_message.with_silence(payload, await self._silence_blocks(incident))
         try:
             incident = await self._post_root(incident, payload)
             self._last_update[incident.id] = time.monotonic()
@@ -455,6 +456,15 @@ class IncidentWorker:
                 incident.id, slack_error=error, sync_attempts=attempts, next_sync_at=datetime.now(UTC) + delay
             )
         return await self.store.update_incident(incident.id, needs_sync=0, slack_error=None, sync_attempts=0)
+
+    async def _silence_blocks(self, incident: IncidentRow) -> list[dict[str, Any]]:
+        """The workload's silence (or a Silence button) for the root message of an open incident."""
+        env = self.config.environments.get(incident.environment)
+        if incident.status != "open" or env is None:
+            return []
+        silence = await self.store.silences.in_force_for(incident.environment, incident.namespace, incident.workload)
+        offer = bool(env.alertmanager_url) and not self.config.limits.read_only
+        return incident_message.silence_blocks(incident.id, silence, offer=offer)
 
     def _update_wait(self, incident: IncidentRow) -> float:
         """Seconds to wait before this incident's root message may be updated again (0: now)."""

@@ -10,6 +10,8 @@ import json
 import shlex
 from typing import Any
 
+from bot.alertmanager.matchers import pod_pattern
+
 
 def _status(ref: str, ns: str) -> str:
     return f"kubectl rollout status {ref} -n {ns}"
@@ -55,3 +57,20 @@ def netcheck(_: str, ns: str, p: dict[str, Any]) -> list[str]:
 
 def patch_probes(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
     return [f"kubectl edit {ref} -n {ns}  # probes for {p['container']}: {json.dumps(p['probes'])}"]
+
+
+def silence(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
+    """amtool's equivalent: the matchers `bot.alertmanager.matchers` derives for the workload's kind."""
+    kind, _, name = ref.partition("/")
+    kinds = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
+    pod = f"pod=~{pod_pattern(kinds[kind], name)}" if kind in kinds else f"pod={name}"
+    cluster = f" cluster={shlex.quote(str(p['cluster']))}" if p.get("cluster") else ""
+    comment = shlex.quote(str(p.get("comment") or "crashloop-bot"))
+    return [
+        f"amtool silence add --alertmanager.url=$ALERTMANAGER_URL --duration={shlex.quote(str(p.get('duration')))} "
+        f"--comment={comment}{cluster} namespace={ns} {shlex.quote(pod)}"
+    ]
+
+
+def unsilence(_: str, __: str, p: dict[str, Any]) -> list[str]:
+    return [f"amtool silence expire --alertmanager.url=$ALERTMANAGER_URL {shlex.quote(str(p.get('silence_id')))}"]

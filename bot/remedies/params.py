@@ -13,8 +13,8 @@ def default_params(ev: Evidence, remedy_id: str) -> dict[str, Any]:
     container = ev.focus_container or (ev.workload.containers[0].name if ev.workload.containers else "")
     if remedy_id == "rollout_undo" and ev.rollout and ev.rollout.previous:
         return {"to_revision": ev.rollout.previous.number}
-    if remedy_id in ("rollout_restart", "rollout_undo"):
-        return {}
+    if remedy_id in ("rollout_restart", "rollout_undo", "silence", "unsilence"):
+        return {}  # a silence's duration comes from the door (or `silences.default_duration`), never a container
     if remedy_id == "service_account":
         return {"from": ev.workload.service_account}
     return {"container": container}

@@ -2,8 +2,9 @@
 
 A remedy used to be spread over modules keyed by strings (titles in the Slack messages, form fields in the
 forms, checks in the planner, kubectl in the hints). Here each is one `PatchRemedy` (or the `NetcheckRemedy`,
-which runs a throwaway pod instead of patching) and every door — buttons, forms, slash commands, the CLI —
-reads the same spec; `tests/unit/test_remedy_registry.py` fails if a `RemedyId` lacks a complete one.
+which runs a throwaway pod instead of patching, or an `AlertmanagerAction`, which silences the workload's alerts
+instead of touching the cluster) and every door — buttons, forms, slash commands, the CLI — reads the same spec;
+`tests/unit/test_remedy_registry.py` fails if a `RemedyId` lacks a complete one.
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ class PatchRemedy(_Spec):
 @dataclass(frozen=True)
 class NetcheckRemedy(_Spec):
     """Not a patch: a throwaway pod in the workload's namespace checks DNS and TCP to a dependency."""
+
+
+@dataclass(frozen=True)
+class AlertmanagerAction(_Spec):
+    """Not a patch and not a pod: a silence of the workload's alerts in its environment's Alertmanager (or its
+    expiry). It goes through the same guard as every change — who may, parameters checked, preview, confirm,
+    approval where required, audited — because muting an incident's alerts is a change to what people are told,
+    but its preview, apply and verify talk to Alertmanager (`bot.guard.silencing`), never to the cluster."""
 
 
 _CONTAINER = Param("container", "Container", in_form=False)
@@ -154,10 +163,38 @@ NETCHECK = NetcheckRemedy(
 )
 
 
-def spec_of(remedy: str | RemedyId) -> PatchRemedy | NetcheckRemedy:
+SILENCE = AlertmanagerAction(
+    RemedyId.SILENCE,
+    "Silence alerts",
+    (Param("duration", "For how long (e.g. 30m, 2h, 1d)"), Param("comment", "Why (shown in Alertmanager)", True)),
+    (check.duration,),
+    kubectl.silence,
+    "Alertmanager holds an active silence with exactly the workload's matchers; its alerts are suppressed",
+)
+
+UNSILENCE = AlertmanagerAction(
+    RemedyId.UNSILENCE,
+    "Unsilence alerts",
+    (Param("silence_id", "Silence", in_form=False),),
+    (check.silence_id,),
+    kubectl.unsilence,
+    "Alertmanager reports the silence expired; the workload's alerts notify again",
+)
+
+ALERTMANAGER_ACTIONS: dict[RemedyId, AlertmanagerAction] = {SILENCE.id: SILENCE, UNSILENCE.id: UNSILENCE}
+
+
+def spec_of(remedy: str | RemedyId) -> PatchRemedy | NetcheckRemedy | AlertmanagerAction:
     """The spec of `remedy`; KeyError for an unknown id."""
     remedy_id = RemedyId(remedy)
+    if remedy_id in ALERTMANAGER_ACTIONS:
+        return ALERTMANAGER_ACTIONS[remedy_id]
     return NETCHECK if remedy_id is RemedyId.NETCHECK else PATCH_REMEDIES[remedy_id]
+
+
+def is_silencing(remedy: str) -> bool:
+    """Whether `remedy` acts on Alertmanager rather than on the cluster (silence, unsilence)."""
+    return remedy in (RemedyId.SILENCE, RemedyId.UNSILENCE)
 
 
 def title_of(remedy: str) -> str:
@@ -173,6 +210,6 @@ def kubectl_command(w: Workload, remedy: Remedy) -> list[str]:
 
     A bare pod has no template: only what a pod itself allows (its containers' images; a netcheck beside it).
     """
-    if w.kind == "Pod" and remedy.id not in (RemedyId.SET_IMAGE, RemedyId.NETCHECK):
+    if w.kind == "Pod" and remedy.id not in (RemedyId.SET_IMAGE, RemedyId.NETCHECK, *ALERTMANAGER_ACTIONS):
         return []
     return spec_of(remedy.id).kubectl(f"{w.kind.lower()}/{w.name}", shlex.quote(w.namespace), remedy.params)

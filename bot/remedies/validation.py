@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.remedies.patches import PlanError, check_host, check_port
 from runbooks.quantity import QuantityError, parse_bytes
+from runbooks.silence import format_duration, parse_duration
 
 # POSIX shells and most runtimes only see variables named like C identifiers; Kubernetes allows more, but a
 # name outside this set is a typo far more often than an intent.
@@ -66,6 +67,7 @@ class Limits:
     max_memory: str
     current_memory: str | None = None  # the container's memory limit now (or request, when it has no limit)
     service_accounts: frozenset[str] | None = None  # None: not looked up (static checks only)
+    silence_seconds: tuple[int, int] = (15 * 60, 7 * 86400)  # shortest and longest silence (config `silences`)
 
 
 def memory(params: dict[str, Any], limits: Limits) -> None:
@@ -199,3 +201,32 @@ def _bytes(key: str, raw: Any) -> int:
 
 def _yes(value: Any) -> bool:
     return value is True or str(value).lower() in ("yes", "true", "1")
+
+
+_SILENCE_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+COMMENT_MAX = 500
+
+
+def duration(params: dict[str, Any], limits: Limits) -> None:
+    """`duration` ("2h", "90m", "1d") within the configured shortest and longest silence; a short comment."""
+    raw = params.get("duration")
+    seconds = parse_duration(str(raw)) if isinstance(raw, str | int) else None
+    if seconds is None:
+        raise ParamRefused("duration", f"{raw!r} is not a duration: write it like 30m, 2h or 1d")
+    shortest, longest = limits.silence_seconds
+    if not shortest <= seconds <= longest:
+        bounds = f"from {format_duration(shortest)} to {format_duration(longest)}"
+        raise ParamRefused("duration", f"{raw}: a silence lasts {bounds} here (silences.min_minutes/max_hours)")
+    comment = params.get("comment")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > COMMENT_MAX):
+        raise ParamRefused("comment", f"a comment is text of at most {COMMENT_MAX} characters")
+    if "matchers" in params:
+        raise ParamRefused(
+            "matchers", "the matchers are the workload's own, derived by the bot; they are not a parameter"
+        )
+
+
+def silence_id(params: dict[str, Any], _: Limits) -> None:
+    """`silence_id` is an Alertmanager silence id (a UUID)."""
+    if not _SILENCE_ID.match(str(params.get("silence_id") or "")):
+        raise ParamRefused("silence_id", f"{params.get('silence_id')!r} is not an Alertmanager silence id")

@@ -22,9 +22,11 @@ from bot.guard.outcomes import (
     Verified,
     title,
 )
+from bot.remedies.registry import is_silencing
 from bot.slack import blocks as sb
 from bot.slack.dates import slack_date
 from bot.store.changes import ChangeRow
+from runbooks.model import RemedyId
 
 Blocks = list[dict[str, Any]]
 
@@ -94,7 +96,9 @@ def preview(change: ChangeRow, approval_needed: bool) -> Blocks:
     blocks = [
         sb.section(f"*Preview: {sb.escape(title(change))}*\n{sb.escape(change.summary or '')}"),
         sb.code_section(
-            "*What changes in the pod template* (server-side dry run accepted)",
+            "*What Alertmanager will do*"
+            if is_silencing(change.remedy)
+            else "*What changes in the pod template* (server-side dry run accepted)",
             (change.diff or "(no change)").splitlines(),
         ),
     ]
@@ -164,6 +168,8 @@ def thread_post(outcome: Outcome) -> tuple[str, Blocks] | None:
             sb.section(f":mag: *Dependency check from {c.namespace}*: {sb.escape(outcome.detail)}"),
             sb.code_section("*netcheck pod output*", list(outcome.lines)),
         ]
+    if isinstance(outcome, Verified) and is_silencing(outcome.change.remedy):
+        return silencing_post(outcome)
     if isinstance(outcome, Verified):
         text = f":large_green_circle: *Recovered* after {sb.escape(title(outcome.change))}: {outcome.detail}."
         return f"Verification: {title(outcome.change)}", text_blocks(text)
@@ -174,6 +180,17 @@ def thread_post(outcome: Outcome) -> tuple[str, Blocks] | None:
         )
         return f"Verification: {title(outcome.change)}", text_blocks(text)
     return None
+
+
+def silencing_post(outcome: Verified) -> tuple[str, Blocks]:
+    """What the thread is told once a silence is in force (or expired again), with who asked and who approved."""
+    c = outcome.change
+    where = f"{c.namespace}/{c.workload}"
+    approved = f" (approved by <@{c.approved_by}>)" if c.approved_by else ""
+    done = f"*{sb.escape(where)}*{approved}: {sb.escape(outcome.detail)}"
+    if c.remedy == RemedyId.UNSILENCE:
+        return f"Unsilenced: {where}", text_blocks(f":bell: <@{c.requested_by}> unsilenced the alerts of {done}")
+    return f"Silenced: {where}", text_blocks(f":no_bell: <@{c.requested_by}> silenced the alerts of {done}")
 
 
 def settled(original: Blocks, change: ChangeRow) -> Blocks:

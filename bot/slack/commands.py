@@ -19,7 +19,7 @@ from bot.remedies.params import default_params, typed_params
 from bot.reports.render import report_blocks
 from bot.reports.service import build_report
 from bot.slack import blocks as sb
-from bot.slack import change_messages
+from bot.slack import change_messages, silence_requests
 from bot.triage.locate import WorkloadNotFound
 from bot.wiring import Services
 from runbooks.model import RemedyId
@@ -34,6 +34,8 @@ HELP = """*`/crashloop` — get a workload out of CrashLoopBackOff*
 • `/crashloop REMEDY ENV WORKLOAD [key=value …]` — preview a remedy (bump_memory, patch_probes, set_env, set_image,
   rollout_undo, rollout_restart, service_account, netcheck), then confirm;
   e.g. `/crashloop bump_memory prod api to=512Mi`
+• `/crashloop silence ENV [NS/]WORKLOAD DURATION [comment…]` — silence its alerts in Alertmanager (e.g. 2h),
+  after a preview and your confirmation; `/crashloop unsilence ENV [NS/]WORKLOAD` ends the bot's silence
 • `/crashloop help` — this message
 WORKLOAD is a Deployment, StatefulSet, DaemonSet or pod name; it is looked up in the environment's namespaces."""
 
@@ -69,6 +71,9 @@ async def run(services: Services, user: str, text: str, channel: str | None = No
         return await history(services, user, args)
     if command == "hotspots":
         return await hotspots(services, user, args)
+    if command in ("silence", "unsilence"):
+        text, blocks = await silence_requests.command(services, user, command, args, channel)
+        return Reply(text, blocks)
     if command in REMEDIES:
         return await remedy(services, user, command, args, channel)
     return error(f"/crashloop {text}", f"unknown command {command!r}. {HELP}")

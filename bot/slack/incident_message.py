@@ -20,6 +20,7 @@ from bot.slack import resolved_message
 from bot.slack.dates import duration, slack_date
 from bot.store.changes import ChangeRow
 from bot.store.rows import IncidentRow
+from bot.store.silences import SilenceRow
 from runbooks.model import Evidence, Finding
 
 EVENT_TYPE = "crashloop_triage"
@@ -161,3 +162,29 @@ def update_reply(old_summary: str | None, finding: Finding) -> str:
     quote = f"\n> `{sb.escape(decisive)[:300]}`" if decisive else ""
     tail = f"\nNext step: {sb.escape(step)}" if step else ""
     return f"*Update:* {sb.escape(finding.summary)}{was}{quote}{tail}"
+
+
+# --- the workload's silence (kept apart from the root message's own rendering) ---------------------------------
+
+
+def silence_blocks(incident_id: int, silence: SilenceRow | None, *, offer: bool) -> list[dict[str, Any]]:
+    """ "🔕 silenced until … by @user" with Unsilence while the bot's silence is in force, else a Silence button
+    where the environment has an Alertmanager (`offer`); nothing otherwise."""
+    if silence is not None:
+        text = (
+            f"🔕 Alerts silenced until {slack_date(silence.ends_at)} "
+            f"by <@{silence.created_by}> (Alertmanager silence `{silence.id}`)"
+        )
+        unsilence = sb.button("🔔 Unsilence", "silence.unsilence", silence.id)
+        return [sb.context(text), sb.actions("silence", [unsilence])]
+    if offer:
+        return [sb.actions("silence", [sb.button("🔕 Silence alerts…", "silence.open", str(incident_id))])]
+    return []
+
+
+def with_silence(payload: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The root message's arguments with the silence blocks under its header and status line."""
+    if not blocks:
+        return payload
+    shown = list(payload["blocks"])
+    return {**payload, "blocks": sb.limit_blocks([*shown[:2], *blocks, *shown[2:]])}

@@ -24,6 +24,7 @@ from bot.store.instances import Instances
 from bot.store.intake import GroupCommit, StoreUnavailable
 from bot.store.rows import AlertRow, IncidentRow, ProposalRow
 from bot.store.schema import alerts, incidents, proposals
+from bot.store.silences import SilenceStore
 from runbooks.alerts import Alert
 
 __all__ = ["Store", "StoreUnavailable", "make_engine"]
@@ -67,6 +68,7 @@ class Store:
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         self.instances = Instances(self.engine, begin=self.begin)
         self.changes = ChangeStore(self.engine, instance_id=self.instances.id)
+        self.silences = SilenceStore(self.engine)
         self._intake = GroupCommit(self.begin, self._insert, self._note_write)
 
     @contextlib.asynccontextmanager

@@ -214,6 +214,28 @@ changes = Table(
     UniqueConstraint("environment", "namespace", "workload", "active_marker"),
 )
 
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", String(64), primary_key=True),  # Alertmanager's silence id
+    Column("environment", String(64), nullable=False),
+    Column("namespace", String(253), nullable=False),
+    Column("workload", String(253), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("incident_id", Integer, ForeignKey("incidents.id")),
+    Column("change_id", String(32), ForeignKey("changes.id")),  # the guarded change that created it
+    Column("matchers", RedactedJSON, nullable=False),  # exactly what was sent and read back
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_by_name", RedactedString(200)),
+    Column("comment", RedactedText),
+    Column("expired_at", UTCDateTime),  # set by Unsilence (the silence's own end is `ends_at`)
+    Column("expired_by", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_silences_environment_namespace_workload", "environment", "namespace", "workload"),
+)
+
 instances = Table(
     "instances",
     metadata,

@@ -191,6 +191,27 @@ def test_socket_mode_mounts_the_app_token_and_passes_the_flag() -> None:
     assert "--socket-mode" in _pod(objects)["containers"][0]["args"]
 
 
+def test_silence_opens_alertmanagers_port_and_mounts_its_auth_only_when_asked() -> None:
+    def alertmanager_egress(objects: tuple[KubeObject, ...]) -> list[int]:
+        policy = one(objects, "NetworkPolicy", "crashloop-bot")
+        return [p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"] if p["port"] == 9093]
+
+    plain = _template()
+    assert alertmanager_egress(plain) == []
+    assert not any("ALERTMANAGER" in name for name in _secret_files(plain))
+    silencing = _template(
+        "--set",
+        "config.environments.cluster.alertmanager_url=http://alertmanager.monitoring:9093",
+        "--set",
+        "alertmanager.secretKeys={CRASHLOOP_ALERTMANAGER_TOKEN}",
+    )
+    assert alertmanager_egress(silencing) == [9093]
+    assert _secret_files(silencing)["CRASHLOOP_ALERTMANAGER_TOKEN"] == ("crashloop-bot", "CRASHLOOP_ALERTMANAGER_TOKEN")
+    refused = _helm("template", "x", str(CHART), "--set", "alertmanager.secretKeys={SLACK_BOT_TOKEN}")
+    assert refused.returncode != 0
+    assert "/alertmanager/secretKeys/0" in refused.stderr
+
+
 def test_ha_shape_runs_two_replicas_on_postgresql_with_a_lease() -> None:
     objects = chart("ha")
     deployment = one(objects, "Deployment", "crashloop-bot")

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from bot.remedies import validation
-from bot.remedies.registry import NETCHECK, PATCH_REMEDIES, NetcheckRemedy, PatchRemedy, kubectl_command, spec_of
+from bot.remedies.registry import (
+    ALERTMANAGER_ACTIONS,
+    NETCHECK,
+    PATCH_REMEDIES,
+    AlertmanagerAction,
+    NetcheckRemedy,
+    PatchRemedy,
+    kubectl_command,
+    spec_of,
+)
 from runbooks.model import Remedy, RemedyId, Workload
 
 SAMPLE = {  # every parameter any remedy takes, with a value a runbook would propose
@@ -19,6 +28,9 @@ SAMPLE = {  # every parameter any remedy takes, with a value a runbook would pro
     "service_account": "app",
     "host": "orders-db",
     "port": 5432,
+    "duration": "2h",
+    "comment": "deploy freeze",
+    "silence_id": "0b0c5b1e-5d0a-4a55-9a43-3c4e8d1f2a77",
 }
 
 
@@ -40,6 +52,9 @@ def test_every_remedy_id_has_a_complete_spec(remedy: RemedyId) -> None:
     if remedy is RemedyId.NETCHECK:
         assert isinstance(spec, NetcheckRemedy)
         assert spec is NETCHECK
+    elif remedy in (RemedyId.SILENCE, RemedyId.UNSILENCE):
+        assert isinstance(spec, AlertmanagerAction)
+        assert ALERTMANAGER_ACTIONS[remedy] is spec
     else:
         assert isinstance(spec, PatchRemedy)
         assert PATCH_REMEDIES[remedy] is spec

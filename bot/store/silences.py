@@ -1,0 +1,97 @@
+"""The silences the bot created in Alertmanager: which workload, exactly which matchers, until when, by whom.
+
+Alertmanager is the authority on whether a silence is in force; this is the bot's record of what it asked for,
+so the incident's root message can say "silenced until … by …" and offer Unsilence, and so the silence's id
+outlives the Slack message. A silence unsilenced through the bot is marked `expired_at`; one that simply ran
+out is recognised by its `ends_at`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store.schema import silences
+
+
+@dataclass(frozen=True)
+class SilenceRow:
+    """One silence the bot created."""
+
+    id: str
+    environment: str
+    namespace: str
+    workload: str
+    kind: str
+    incident_id: int | None
+    change_id: str | None
+    matchers: list[dict[str, Any]]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    created_by_name: str | None
+    comment: str | None
+    expired_at: datetime | None
+    expired_by: str | None
+    created_at: datetime
+
+    def in_force(self, now: datetime) -> bool:
+        return self.expired_at is None and self.ends_at > now
+
+
+class SilenceStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def add(self, **values: Any) -> SilenceRow:
+        async with self.engine.begin() as conn:
+            await conn.execute(silences.insert().values(created_at=datetime.now(UTC), **values))
+        found = await self.get(str(values["id"]))
+        assert found is not None
+        return found
+
+    async def get(self, silence_id: str) -> SilenceRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(silences).where(silences.c.id == silence_id))).first()
+        return _row(row) if row else None
+
+    async def in_force_for(
+        self, environment: str, namespace: str, workload: str, now: datetime | None = None
+    ) -> SilenceRow | None:
+        """The workload's silence that runs longest, among those neither expired nor run out."""
+        now = now or datetime.now(UTC)
+        query = (
+            select(silences)
+            .where(
+                silences.c.environment == environment,
+                silences.c.namespace == namespace,
+                silences.c.workload == workload,
+                silences.c.expired_at.is_(None),
+                silences.c.ends_at > now,
+            )
+            .order_by(silences.c.ends_at.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _row(row) if row else None
+
+    async def expired(self, silence_id: str, by: str, at: datetime | None = None) -> SilenceRow | None:
+        """Mark the silence expired (once: None when it already was)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(silences)
+                .where(silences.c.id == silence_id, silences.c.expired_at.is_(None))
+                .values(expired_at=at or datetime.now(UTC), expired_by=by)
+            )
+        return await self.get(silence_id) if result.rowcount else None
+
+
+def _row(row: Row[Any]) -> SilenceRow:
+    m = dict(row._mapping)
+    m["matchers"] = list(m.get("matchers") or [])
+    return SilenceRow(**m)

@@ -1,0 +1,138 @@
+"""The matchers of a workload's alerts select its pods and no other workload's; durations parse as people type them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bot.alertmanager.matchers import (
+    Matcher,
+    UnsupportedKind,
+    foreign_pods,
+    matches,
+    pod_pattern,
+    same,
+    workload_matchers,
+)
+from bot.core.config import Config, Environment, Silences
+from bot.remedies import validation
+from runbooks.silence import format_duration, parse_duration
+
+
+def labels(pod: str, namespace: str = "shop", cluster: str = "prod-eu-1") -> dict[str, str]:
+    return {"alertname": "PodCrashLoopBackOff", "namespace": namespace, "pod": pod, "cluster": cluster}
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "mine", "not_mine"),
+    [
+        (
+            "Deployment",
+            "web",
+            ["web-7c9d8f6b5-x2k4p", "web-5694797858-cwszx", "web-b4-zz9q2"],
+            ["web-db-7c9d8f6b5-x2k4p", "web-0", "web-x2k4p", "webb-7c9d8f6b5-x2k4p", "web-7c9d8f6b5-x2k4pa", "web"],
+        ),
+        ("DaemonSet", "agent", ["agent-x2k4p"], ["agent-7c9d8f6b5-x2k4p", "agent-1", "agent-aeiou", "agents-x2k4p"]),
+        ("StatefulSet", "db", ["db-0", "db-12"], ["db-01", "db-x2k4p", "db-1-0", "dbx-0", "db-"]),
+        ("Deployment", "api.v2", ["api.v2-7c9d8f6b5-x2k4p"], ["apixv2-7c9d8f6b5-x2k4p"]),
+    ],
+)
+def test_the_pod_pattern_matches_the_workloads_generated_names_only(
+    kind: str, name: str, mine: list[str], not_mine: list[str]
+) -> None:
+    matchers = workload_matchers(kind=kind, namespace="shop", workload=name, cluster="prod-eu-1")
+    assert all(matches(matchers, labels(p)) for p in mine), [p for p in mine if not matches(matchers, labels(p))]
+    assert not any(matches(matchers, labels(p)) for p in not_mine), [
+        p for p in not_mine if matches(matchers, labels(p))
+    ]
+    assert not matches(matchers, labels(mine[0], namespace="payments"))
+    assert not matches(matchers, labels(mine[0], cluster="prod-us-1"))
+    assert not matches(matchers, {"namespace": "shop", "pod": mine[0]})  # no cluster label: not this environment's
+
+
+def test_a_bare_pod_is_an_equality_matcher_and_no_cluster_label_means_no_cluster_matcher() -> None:
+    assert workload_matchers(kind="Pod", namespace="shop", workload="debug-x", cluster=None) == (
+        Matcher("namespace", "shop"),
+        Matcher("pod", "debug-x"),
+    )
+    with pytest.raises(UnsupportedKind):
+        pod_pattern("Job", "nightly")
+
+
+def test_text_form_quotes_and_api_form_is_positive() -> None:
+    m = Matcher("pod", 'we"ird\\', is_regex=True)
+    assert m.text() == 'pod=~"we\\"ird\\\\"'
+    assert m.api() == {"name": "pod", "value": 'we"ird\\', "isRegex": True, "isEqual": True}
+    wanted = workload_matchers(kind="Deployment", namespace="shop", workload="web", cluster="c")
+    assert same([w.api() for w in reversed(wanted)], wanted)
+    assert not same([w.api() for w in wanted[:2]], wanted)
+    assert not same([{**w.api(), "isEqual": False} for w in wanted], wanted)
+
+
+def pod(name: str, owner_kind: str | None, owner: str = "") -> dict[str, Any]:
+    refs = [{"kind": owner_kind, "name": owner, "controller": True}] if owner_kind else []
+    return {"metadata": {"name": name, "ownerReferences": refs}}
+
+
+def test_foreign_pods_are_the_ones_the_pattern_would_over_silence() -> None:
+    pods = [
+        pod("web-7c9d8f6b5-x2k4p", "ReplicaSet", "web-7c9d8f6b5"),
+        pod("web-db-x2k4p", "DaemonSet", "web-db"),  # a DaemonSet `web-db`: its pod names fit Deployment web's
+        pod("web-xx-b2c4d", None),  # a bare pod that happens to fit
+        pod("web-db-0", "StatefulSet", "web-db"),  # does not fit the pattern at all
+    ]
+    pattern = pod_pattern("Deployment", "web")
+    assert foreign_pods(pods, "Deployment", "web", pattern) == ["web-db-x2k4p", "web-xx-b2c4d"]
+    assert foreign_pods(pods[:1], "Deployment", "web", pattern) == []
+    assert (
+        foreign_pods(
+            [pod("agent-x2k4p", "DaemonSet", "agent")], "DaemonSet", "agent", pod_pattern("DaemonSet", "agent")
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("15m", 900), ("2h", 7200), ("1d", 86400), ("1d12h", 129600), (" 90M ", 5400), ("1w", 604800)],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "2", "2 hours", "h", "-1h", "1.5h", "2h;", "1y"])
+def test_not_durations(text: str) -> None:
+    assert parse_duration(text) is None
+
+
+def test_duration_bounds_and_words() -> None:
+    limits = validation.Limits("4Gi", silence_seconds=(15 * 60, 7 * 86400))
+    validation.duration({"duration": "15m"}, limits)
+    validation.duration({"duration": "7d"}, limits)
+    for bad in ("14m", "7d1m", "soon"):
+        with pytest.raises(validation.ParamRefused) as refused:
+            validation.duration({"duration": bad}, limits)
+        assert refused.value.field == "duration"
+    with pytest.raises(validation.ParamRefused, match="derived by the bot"):
+        validation.duration({"duration": "2h", "matchers": [{"name": "alertname", "value": ".*"}]}, limits)
+    with pytest.raises(validation.ParamRefused, match="silence id"):
+        validation.silence_id({"silence_id": "../../api/v2/status"}, limits)
+    assert format_duration(129600) == "1d 12h"
+
+
+def test_config_alertmanager_url_and_silence_bounds() -> None:
+    env = {"namespaces": ["shop"], "alertmanager_url": "http://alertmanager.monitoring:9093"}
+    assert Config.model_validate({"environments": {"prod": env}}).silences == Silences()
+    for url in ("alertmanager:9093", "http://user:pass@alertmanager:9093", "ftp://am"):
+        with pytest.raises(ValueError, match="not an http"):
+            Environment.model_validate({**env, "alertmanager_url": url})
+    with pytest.raises(ValueError, match="default_duration"):
+        Silences(default_duration="10m")
+    with pytest.raises(ValueError, match="longer than max_hours"):
+        Silences(min_minutes=120, max_hours=1, default_duration="1h")
+    signature = {"id": "x", "pattern": "boom", "branch": "app_env", "meaning": "boom", "remedy": "silence"}
+    with pytest.raises(ValueError, match="not a runbook remedy"):
+        Config.model_validate({"environments": {"prod": env}, "triage": {"signatures": [signature]}})
+    assert re.fullmatch(pod_pattern("Deployment", "web"), "web-7c9d8f6b5-x2k4p")
