@@ -115,28 +115,30 @@ class Store:
         return await self._intake.add(batch, now)
 
     async def claim_alerts(self, limit: int, lease: timedelta, now: datetime | None = None) -> list[AlertRow]:
-        """Pending alerts due now, claimed by this instance: no other worker takes them while it beats."""
+        """Pending alerts due now, claimed by this instance: no other worker takes them while it beats.
+
+        One statement (UPDATE … WHERE id IN (due ids) RETURNING the rows): the write lock it takes on SQLite is
+        held for one round trip, not three, so the webhook's commits barely wait behind the queue's claims."""
         now = now or utcnow()
+        due = (
+            select(alerts.c.id)
+            .where(alerts.c.state == "pending", alerts.c.next_attempt_at <= now)
+            .where(or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until < now))
+            .order_by(alerts.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claim = (
+            update(alerts)
+            .where(alerts.c.id.in_(due.scalar_subquery()))
+            .values(claimed_until=now + lease, claimed_by=self.instances.id)
+            .returning(*alerts.c)
+        )
         async with self.begin() as conn:
-            query = (
-                select(alerts.c.id)
-                .where(alerts.c.state == "pending", alerts.c.next_attempt_at <= now)
-                .where(or_(alerts.c.claimed_until.is_(None), alerts.c.claimed_until < now))
-                .order_by(alerts.c.id)
-                .limit(limit)
-            )
-            if self.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = [r.id for r in await conn.execute(query)]
-            if not ids:
-                return []
-            await conn.execute(
-                update(alerts)
-                .where(alerts.c.id.in_(ids))
-                .values(claimed_until=now + lease, claimed_by=self.instances.id)
-            )
-            rows = (await conn.execute(select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id))).all()
-        return [_alert_row(r) for r in rows]  # built after the commit: the webhook's writes wait for none of it
+            rows = (await conn.execute(claim)).all()
+        # built after the commit (the webhook's writes wait for none of it), oldest first as they arrived
+        return sorted((_alert_row(r) for r in rows), key=lambda row: row.id)
 
     async def finish_alerts(
         self,
