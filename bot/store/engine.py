@@ -234,9 +234,9 @@ class Store:
         values.setdefault("updated_at", utcnow())
         if values.get("status") == "resolved":
             values["open_marker"] = None
+        stmt = update(incidents).where(incidents.c.id == incident_id).values(**values).returning(*incidents.c)
         async with self.begin() as conn:
-            await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
-            row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
+            row = (await conn.execute(stmt)).one()
         return _incident_row(row)
 
     async def update_incident_atomic(
@@ -253,8 +253,8 @@ class Store:
             values.setdefault("updated_at", utcnow())
             if values.get("status") == "resolved":
                 values["open_marker"] = None
-            await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
-            row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
+            stmt = update(incidents).where(incidents.c.id == incident_id).values(**values).returning(*incidents.c)
+            row = (await conn.execute(stmt)).one()  # the updated row in the same statement: one round trip less
         return _incident_row(row)
 
     def root_claim(self) -> str:
