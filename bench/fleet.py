@@ -57,6 +57,7 @@ class BotProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    tree: Path | None = None  # run the bot's code from this checkout (the benchmarks compare before/after)
 
     @property
     def url(self) -> str:
@@ -83,12 +84,13 @@ class BotProcess:
             "CRASHLOOP_DATABASE_URL": self.database_url,
             "SLACK_API_URL": self.slack_api_url,
             "CRASHLOOP_SECRETS_DIR": str(self.tmp / "none"),
+            "CRASHLOOP_AUDIT_KEY": "bench-audit-key-" + "0" * 48,  # the audit chain needs a key (not a secret here)
         }
         self.starts += 1
         log = (self.tmp / f"bot-{self.starts}.log").open("wb")
         command = [sys.executable, "-m", "bot.cli.main", "--config", str(path), "serve"]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.tree)
 
     async def wait_ready(self, http: aiohttp.ClientSession, within: float = 60.0) -> float:
         """Seconds until /readyz answers 200."""

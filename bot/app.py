@@ -19,6 +19,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.core.config import Config
+from bot.core.heap import freeze_startup_objects, thaw_objects
 from bot.core.settings import Settings
 from bot.incidents.queue import IncidentWorker, WorkerSettings
 from bot.kube.leader import Leader
@@ -57,6 +58,7 @@ def build_app(config: Config, settings: Settings, options: AppOptions | None = N
     app.cleanup_ctx.append(reports_cleanup_ctx(lambda a: a[SERVICES].report_context()))
     if options.socket_mode:
         app.cleanup_ctx.append(_socket_mode(settings))
+    app.cleanup_ctx.append(_frozen_heap)  # last: once everything above has started
     slack_route = web.post("/slack/events", slack_events.hardened(_slack_events))  # checked before Bolt parses
     app.add_routes([*health.routes(), *alerts.routes(), slack_route])
     return app
@@ -83,6 +85,14 @@ def _services(config: Config, settings: Settings, options: AppOptions) -> Cleanu
             await services.store.close()
 
     return ctx
+
+
+async def _frozen_heap(_app: web.Application) -> AsyncIterator[None]:
+    log.debug("%d start-up objects exempted from garbage collection", freeze_startup_objects())
+    try:
+        yield
+    finally:
+        thaw_objects()  # what this app held can be collected once it stops (tests start many apps in one process)
 
 
 def _bolt(services: Services, settings: Settings) -> AsyncApp:

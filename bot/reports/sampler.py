@@ -6,6 +6,10 @@ controller), and stores a container's restart count when it differs from the las
 period are then the sum of positive deltas; a drop (the counter reset: a new pod under the same name) counts the
 new value from 0, and a pod first seen after sampling began counts from 0 as well. So does a pod created inside the
 report's period, even on the sampler's first sweep: every restart it shows happened after its creation.
+
+The sweep runs beside the webhooks in one event loop: every blocking step (opening the connection, listing pods,
+turning thousands of pods into samples) runs in a worker thread, so an alert is never acknowledged late because
+the sampler is reading a big or slow cluster (`tests/service/test_sampler_beside_webhooks.py`).
 """
 
 from __future__ import annotations
@@ -187,8 +191,11 @@ class RestartSampler:
         for namespace in self.config.environment(environment).namespaces:
             pods = await self._pods(environment, namespace)
             complete = complete and pods is not None
-            current.extend(samples_from_pods(environment, namespace, pods or [], now))
-        fresh = [s for s in current if changed(s, self._last.get(s.series))]
+            # thousands of pods take a while to read: in a worker thread, the event loop keeps answering webhooks
+            found = await asyncio.to_thread(samples_from_pods, environment, namespace, pods or [], now)
+            current.extend(found)
+        last = dict(self._last)
+        fresh = await asyncio.to_thread(lambda: [s for s in current if changed(s, last.get(s.series))])
         await self.store.add_samples(fresh)
         self._last.update((s.series, s) for s in fresh)
         if complete:  # forget containers of pods that are gone (the store keeps their history)
@@ -225,8 +232,9 @@ class RestartSampler:
             log.exception("restart sampler: sweep failed")
 
     async def _pods(self, environment: str, namespace: str) -> list[KubeObject] | None:
-        reader = self.triager.reader(environment)
         try:
+            # opening the connection reads the kubeconfig (and may load the client): in the pool, off the loop
+            reader = await self.triager.kube.call(f"connect to {environment}", self.triager.reader, environment)
             return await self.triager.kube.call(f"list pods in {namespace}", reader.list_pods, namespace, "")
         except KubeError as exc:
             log.warning("restart sampler: %s/%s: %s", environment, namespace, exc)

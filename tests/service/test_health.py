@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -63,8 +64,10 @@ async def test_a_locked_database_answers_503_in_bounded_time_and_readyz_says_so(
     path = tmp_path / "locked.db"
     bot = await bot_factory(f"sqlite+aiosqlite:///{path}", heartbeat_seconds=0.3)
     await eventually(lambda: bot.services.store.instances.registered)
-    holder = sqlite3.connect(path, timeout=10, isolation_level=None)  # waits out a heartbeat write in progress
-    holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    # another process holds the write lock; taken from a thread, so that a write of the bot in progress (the
+    # heartbeat, the sampler's first sweep) can finish on the event loop while the holder waits for it
+    holder = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    await asyncio.to_thread(holder.execute, "BEGIN EXCLUSIVE")
     try:
         started = time.monotonic()
         response = await bot.alerts(am_payload(am_alert("shop", "p")))
