@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from bot.guard.repeats import Repeat
 from bot.slack import blocks as sb
 from bot.store.rows import IncidentRow
 from runbooks.model import Evidence, Finding
@@ -27,8 +28,9 @@ def body(
     rerun_value: str,
     read_only: bool,
     sample_log: str | None,
+    repeats: Mapping[str, Repeat] | None = None,
 ) -> dict[str, Any]:
-    """The triage part of the root message, stored on the incident."""
+    """The triage part of the root message, stored on the incident (`repeats`: remedies in a loop, by id)."""
     focus = ev.focus
     term = (focus.last_termination or focus.terminated) if focus else None
     payload = {
@@ -43,7 +45,13 @@ def body(
         "restarts": ev.restarts,
     }
     blocks = sb.finding_blocks(
-        ev, finding, buttons=buttons, rerun_value=rerun_value, read_only=read_only, sample_log=sample_log
+        ev,
+        finding,
+        buttons=buttons,
+        rerun_value=rerun_value,
+        read_only=read_only,
+        sample_log=sample_log,
+        repeats=repeats,
     )
     return {"blocks": blocks, "text": sb.fallback_text(ev, finding), "metadata": payload}
 
