@@ -113,7 +113,7 @@ class Guard:
             background=background_verify,
         )
         self.checks = Previewer(config=config, executor=executor, changes=store.changes)
-        self.repeats = Repeats(engine=store.engine, triager=executor.triager, days=config.guard.remedy_repeat_days)
+        self.repeats = Repeats(store=store, triager=executor.triager, days=config.guard.remedy_repeat_days)
         self.applier = Applier(
             changes=store.changes,
             executor=executor,

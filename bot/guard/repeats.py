@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot.kube.client import KubeConfigError, KubeError
 from bot.remedies.next_branch import NextBranch, next_branch
 from bot.remedies.registry import title_of
+from bot.store import Store
 from bot.store.change_history import AppliedChange, last_applied
 from bot.store.changes import ChangeRow
 from bot.store.rows import ProposalRow
@@ -119,8 +118,8 @@ class Subject:
 class Repeats:
     """Finds the change a request repeats; `days` 0 turns the guard off."""
 
-    def __init__(self, *, engine: AsyncEngine, triager: Triager, days: int) -> None:
-        self.engine, self.triager, self.days = engine, triager, days
+    def __init__(self, *, store: Store, triager: Triager, days: int) -> None:
+        self.store, self.triager, self.days = store, triager, days
 
     async def previous(self, subject: Subject, at: datetime | None = None) -> tuple[AppliedChange, NextBranch] | None:
         """The earlier change a request about `subject` repeats, judged at `at` (default now); SQL only."""
@@ -129,7 +128,7 @@ class Repeats:
             return None
         before = at or datetime.now(UTC)
         found = await last_applied(
-            self.engine,
+            self.store.engine,
             environment=subject.environment,
             namespace=subject.namespace,
             kind=subject.kind,

@@ -86,7 +86,7 @@ class IncidentWorker:
         self.config, self.store, self.triager, self.slack, self.metrics = config, store, triager, slack, metrics
         self.settings = settings or WorkerSettings()
         # a remedy applied recently is offered with the remedy-loop warning (the guard requires approval for it)
-        self.repeats = Repeats(engine=store.engine, triager=triager, days=config.guard.remedy_repeat_days)
+        self.repeats = Repeats(store=store, triager=triager, days=config.guard.remedy_repeat_days)
         self._wake = asyncio.Event()
         self._sync_wake = asyncio.Event()
         # alert groups (keyed by the workload the alerts seem to name) and incidents (keyed by the workload the

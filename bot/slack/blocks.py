@@ -96,15 +96,15 @@ def date(at: datetime) -> str:
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%a %d %b %H:%M} UTC>"
 
 
-def person(user: str, name: str | None = None) -> str:
-    """A Slack user as a mention; anyone else (`cli:ana`, the bot) by name."""
-    return f"<@{user}>" if user[:1] in ("U", "W") else escape(name or user)
+def person(user: str) -> str:
+    """A Slack user as a mention; anyone else by their id (`cli:ana`: it was done from a terminal)."""
+    return f"<@{user}>" if user[:1] in ("U", "W") else escape(user)
 
 
 def loop_text(repeat: Repeat) -> str:
     """The remedy-loop warning: what was done before, what the workload shows now, who must approve, what next."""
     p = repeat.previous
-    done = repeat.sentence(when=date(repeat.applied_at), who=person(p.requested_by, p.requested_by_name), esc=escape)
+    done = repeat.sentence(when=date(repeat.applied_at), who=person(p.requested_by), esc=escape)
     return (
         f":repeat: *Remedy loop* — {done}\n{APPROVAL_NOTE}, even where the environment does not require one.\n"
         f"*Next branch* — {escape(repeat.next.text)}"

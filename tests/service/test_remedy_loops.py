@@ -9,7 +9,6 @@ the weekly report. Outside `guard.remedy_repeat_days`, or with it set to 0, noth
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,7 +145,8 @@ async def test_a_repeated_bump_needs_a_second_responder_and_says_why(
     )
     assert "OOMKilled again at 384Mi" in blocks_text(request.blocks)  # the approver reads the same warning
     assert request.text.startswith("Remedy loop: approval needed")
-    assert len(real_patches(bot.sim)) == 1 and memory_limit(bot.sim) == "384Mi"
+    assert len(real_patches(bot.sim)) == 1
+    assert memory_limit(bot.sim) == "384Mi"
 
     approve = change_id(request, "change.approve")
     await click(bot, BOB, "change.approve", approve)
@@ -177,9 +177,7 @@ async def test_a_repeated_bump_needs_a_second_responder_and_says_why(
     assert "loops 1 stopped for approval: 0 prevented, 1 approved anyway" in render.report_text(report)
 
 
-async def test_a_rejected_loop_is_counted_as_prevented(
-    bot_factory: BotFactory, kubeconfig: Path, db_url: str
-) -> None:
+async def test_a_rejected_loop_is_counted_as_prevented(bot_factory: BotFactory, kubeconfig: Path, db_url: str) -> None:
     bot = await bot_factory(db_url, config=config(kubeconfig))
     root = await alert_for(bot, "shop", "ledger-api")
     await bump_and_watch_it_fail(bot, root)
