@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.guard.repeats import APPROVAL_NOTE, Repeat
+from bot.slack.dates import slack_date
 from runbooks.matching import group_events, read_failure_lines
 from runbooks.model import BRANCH_TITLES, Evidence, Finding, Remedy
 from runbooks.signals import describe_exit
@@ -91,11 +92,6 @@ def actions(block_id: str, elements: Sequence[Block]) -> Block:
     return {"type": "actions", "block_id": block_id, "elements": list(elements[:MAX_ACTIONS])}
 
 
-def date(at: datetime) -> str:
-    """A time every reader sees in their own time zone ("Yesterday 9:14 AM"), UTC where a client cannot."""
-    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%a %d %b %H:%M} UTC>"
-
-
 def person(user: str) -> str:
     """A Slack user as a mention; anyone else by their id (`cli:ana`: it was done from a terminal)."""
     return f"<@{user}>" if user[:1] in ("U", "W") else escape(user)
@@ -104,7 +100,7 @@ def person(user: str) -> str:
 def loop_text(repeat: Repeat) -> str:
     """The remedy-loop warning: what was done before, what the workload shows now, who must approve, what next."""
     p = repeat.previous
-    done = repeat.sentence(when=date(repeat.applied_at), who=person(p.requested_by), esc=escape)
+    done = repeat.sentence(when=slack_date(repeat.applied_at), who=person(p.requested_by), esc=escape)
     return (
         f":repeat: *Remedy loop* — {done}\n{APPROVAL_NOTE}, even where the environment does not require one.\n"
         f"*Next branch* — {escape(repeat.next.text)}"

@@ -80,7 +80,7 @@ def test_the_sentence_every_door_shares() -> None:
 
 def test_the_slack_warning_dates_and_mentions_and_escapes() -> None:
     text = sb.loop_text(repeat())
-    assert f"by <@U0ANA> (<!date^{int(APPLIED.timestamp())}^{{date_short_pretty}} {{time}}|Tue 01 Dec 09:14 UTC>)" in (
+    assert f"by <@U0ANA> (<!date^{int(APPLIED.timestamp())}^{{date_short_pretty}} {{time}}|2026-12-01 09:14 UTC>)" in (
         text
     )
     assert "by cli:dana (" in sb.loop_text(repeat(requested_by="cli:dana", name="dana"))
