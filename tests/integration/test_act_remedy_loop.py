@@ -32,12 +32,14 @@ def _database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USER", "dana")
 
 
-def _config(tmp_path: Path, sim: SimCluster, repeat_days: int) -> Path:
+def _config(tmp_path: Path, sim: SimCluster, repeat_days: int | None = None) -> Path:
+    """The config file; `guard.remedy_repeat_days` only when given (the default is 7 days)."""
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="sim")
-    config = {
+    config: dict[str, object] = {
         "environments": {"prod": {"context": "sim", "kubeconfig": str(kubeconfig), "namespaces": ["shop"]}},
-        "guard": {"remedy_repeat_days": repeat_days},
     }
+    if repeat_days is not None:
+        config["guard"] = {"remedy_repeat_days": repeat_days}
     path = tmp_path / "crashloop.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -53,7 +55,7 @@ def memory_limit(sim: SimCluster) -> str:
 
 
 def test_the_terminal_refuses_a_remedy_loop_and_the_report_counts_it(tmp_path: Path, sim: SimCluster) -> None:
-    config = _config(tmp_path, sim, repeat_days=7)
+    config = _config(tmp_path, sim)  # the default: 7 days
     first = run(config, "act", "bump_memory", "prod", "ledger-api", "--yes", "--no-verify")
     assert first.exit_code == 0, first.output
     assert memory_limit(sim) == "384Mi"
