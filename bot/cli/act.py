@@ -2,7 +2,8 @@
 
 The terminal is one more door to `bot.guard.flow.Guard`, acting as `cli:<user>` ($USER, or `--as`): the same
 rules refuse the same way — role, read-only mode, every parameter limit, one change per workload, a stale
-proposal, an environment that requires a second responder's approval (use Slack there) — and every step is
+proposal, an environment that requires a second responder's approval, or a remedy loop (the same remedy applied
+to the workload within `guard.remedy_repeat_days`, which needs one too: use Slack there) — and every step is
 audited. It prints the server-side dry run and the diff, asks before applying (unless --yes), then says on
 stderr what it waits for while the pods recover.
 

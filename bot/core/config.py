@@ -198,6 +198,19 @@ class Silences(_Strict):
         return self
 
 
+class GuardRules(_Strict):
+    """Rules of the change guard beyond who may act (`access`) and what a parameter may be (`limits`)."""
+
+    remedy_repeat_days: int = Field(
+        7,
+        ge=0,
+        le=365,
+        description="the same remedy applied to the same workload this many days back makes a new request a "
+        "repeat: it names the earlier change, needs a second responder's approval and points to the next "
+        "branch; 0 disables",
+    )
+
+
 class LeaderElection(_Strict):
     """Which replica runs the singleton work (report scheduler, restart sampler, recovery checks)."""
 
@@ -218,6 +231,7 @@ class Config(_Strict):
     limits: Limits = Field(default_factory=Limits)
     triage: Triage = Field(default_factory=Triage)
     actions: Actions = Field(default_factory=Actions)
+    guard: GuardRules = Field(default_factory=GuardRules)
     leader_election: LeaderElection = Field(default_factory=LeaderElection)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     silences: Silences = Field(default_factory=Silences)

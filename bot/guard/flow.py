@@ -9,7 +9,9 @@ Buttons and forms, the slash command and `crashloop act` all call this class and
    the proposal up: the person corrects the value and submits again;
 5. one change per workload at a time; the API server dry-runs the patch; a proposal or preview whose workload
    moved on is stale; a door that cannot carry an approval is refused where one is required;
-6. a *different* responder approves where the environment requires it; requests and previews expire;
+6. a *different* responder approves where the environment requires it, or where the same remedy was applied to
+   the workload within `guard.remedy_repeat_days` (a remedy loop, `bot.guard.repeats`: the messages say what was
+   done before and what to check next); requests and previews expire;
 7. the patch carries the previewed resourceVersion (`bot.guard.apply`), then recovery is verified
    (`bot.guard.verify`).
 Every step — and every refusal — is an audit row (`bot.guard.trail`). Replayed clicks and retries move a change
@@ -43,6 +45,7 @@ from bot.guard.outcomes import (
     Verified,
 )
 from bot.guard.preview import Previewer, busy
+from bot.guard.repeats import LOOP_MARK, Repeat, Repeats, Subject
 from bot.guard.silencing import Silencing
 from bot.guard.trail import BOT, Actor, Refusal, Stop, Trail
 from bot.guard.verify import Verifier
@@ -123,6 +126,7 @@ class Guard:
             metrics=metrics,
         )
         self.checks = Previewer(config=config, executor=executor, changes=store.changes, silencing=self.silencing)
+        self.repeats = Repeats(store=store, triager=executor.triager, days=config.guard.remedy_repeat_days)
         self.applier = Applier(
             changes=store.changes,
             executor=executor,
@@ -191,19 +195,20 @@ class Guard:
         if proposal is None:
             return Refused(Rule.UNKNOWN, "this button refers to no known proposal; press Re-run triage for a fresh one")
         params = {**proposal.params, **(overrides or {})}
+        repeat: Repeat | None = None
         try:
             await self._proposal_allowed(actor, proposal)
             await self.checks.one_change(proposal)
-            if self._approval_needed(proposal.environment) and not self.notifier.carries_approvals:
-                why = f"{proposal.environment} requires a second responder's approval, which this door cannot ask for"
-                raise Refusal(Rule.APPROVAL, f"{why}: use the Slack flow")
+            repeat = await self.repeats.of(Subject.of(proposal))
+            self._door_can_approve(proposal.environment, repeat)
             summary, diff = await self.checks.preview(proposal, params, literal)
         except Refusal as exc:
             return await self.trail.refuse(actor, proposal, exc, params=params)
         if not await self.store.use_proposal(proposal.id, actor.id):
             raced = Refusal(Rule.USED, "this proposal was used a moment ago (double click or retry)")
             return await self.trail.refuse(actor, proposal, raced, params=params)
-        await self.trail.record(actor, "requested", "ok", proposal, params=params)
+        loop = repeat.audit_detail if repeat else None
+        await self.trail.record(actor, "requested", "ok", proposal, params=params, detail=loop)
         try:
             change = await self.store.changes.create(
                 ttl=self.settings.preview_ttl,
@@ -227,7 +232,18 @@ class Guard:
         except ActiveChangeExists as exc:
             return await self.trail.refuse(actor, proposal, Refusal(Rule.ONE_CHANGE, busy(exc.existing)))
         await self.trail.record(actor, "previewed", "ok", proposal, params=params, diff=diff, change=change)
-        return Previewed(change, self._approval_needed(change.environment))
+        return Previewed(change, self._approval_needed(change.environment) or repeat is not None, repeat)
+
+    def _door_can_approve(self, environment: str, repeat: Repeat | None) -> None:
+        """Refuse where an approval is required (by the environment, or by a remedy loop) and this door cannot
+        carry one (the terminal)."""
+        if self.notifier.carries_approvals:
+            return
+        if repeat is not None:
+            raise Refusal(Rule.REPEAT, repeat.refusal)
+        if self._approval_needed(environment):
+            why = f"{environment} requires a second responder's approval, which this door cannot ask for"
+            raise Refusal(Rule.APPROVAL, f"{why}: use the Slack flow")
 
     async def _proposal_allowed(self, actor: Actor, proposal: ProposalRow) -> None:
         what = f"{title_of(proposal.remedy)} on {proposal.namespace}/{proposal.workload}"
@@ -256,12 +272,13 @@ class Guard:
             change = await self._unchanged(actor, await self._still_allowed(actor, change, "confirm"))
         except Stop as stop:
             return stop.outcome
-        if self._approval_needed(change.environment):
+        repeat = await self.repeats.of(Subject.of(change), change.created_at)
+        if self._approval_needed(change.environment) or repeat is not None:
             expires = datetime.now(UTC) + self.settings.approval_ttl
             moved = await self.store.changes.move(change.id, ["previewed"], "awaiting_approval", expires_at=expires)
             if moved is None:
                 return await self._moved_on(actor, change, "this change was already confirmed")
-            waiting = AwaitingApproval(moved)
+            waiting = AwaitingApproval(moved, repeat)
             await self.notifier.announce(waiting)
             return waiting
         moved = await self.store.changes.move(change.id, ["previewed"], "applying")
@@ -282,12 +299,14 @@ class Guard:
             change = await self._unchanged(actor, change)
         except Stop as stop:
             return stop.outcome
+        repeated = await self.repeats.previous(Subject.of(change), change.created_at)
         moved = await self.store.changes.move(
             change.id, ["awaiting_approval"], "applying", approved_by=actor.id, approved_by_name=actor.name
         )
         if moved is None:
             return await self._moved_on(actor, change, "this change is not awaiting approval")
-        await self.trail.record(actor, "approved", "ok", moved)
+        loop = f"{LOOP_MARK}: approved anyway, a repeat of change {repeated[0].change.id}" if repeated else None
+        await self.trail.record(actor, "approved", "ok", moved, detail=loop)
         return await self.applier.apply(actor, moved)
 
     async def reject(self, actor: Actor, change_id: str) -> StepOutcome:

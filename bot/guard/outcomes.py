@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.guard.repeats import Repeat
 from bot.remedies.registry import title_of
 from bot.store.changes import ChangeRow
 from bot.store.rows import ProposalRow
@@ -32,6 +33,7 @@ class Rule(StrEnum):
     STALE = "stale"
     ONE_CHANGE = "one_change"
     APPROVAL = "approval"  # this door cannot carry an approval
+    REPEAT = "repeat"  # the same remedy again soon after it was applied needs an approval this door cannot carry
     SELF_APPROVAL = "self_approval"
     NOT_REQUESTER = "not_requester"
     STATE = "state"  # the change already moved on (replay, retry)
@@ -58,17 +60,21 @@ class MayRequest:
 
 @dataclass(frozen=True)
 class Previewed:
-    """The API server dry-ran the change: `change.diff` says what it does; confirm or cancel."""
+    """The API server dry-ran the change: `change.diff` says what it does; confirm or cancel.
+
+    `repeat`: the same remedy was applied to the workload recently (then `approval_needed` is True)."""
 
     change: ChangeRow
     approval_needed: bool
+    repeat: Repeat | None = None
 
 
 @dataclass(frozen=True)
 class AwaitingApproval:
-    """Confirmed; a different responder must approve."""
+    """Confirmed; a different responder must approve (`repeat`: also because the remedy is repeated)."""
 
     change: ChangeRow
+    repeat: Repeat | None = None
 
 
 @dataclass(frozen=True)

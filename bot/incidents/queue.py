@@ -23,6 +23,7 @@ from typing import Any
 from bot.core.config import Config
 from bot.core.metrics import Metrics
 from bot.guard import proposals
+from bot.guard.repeats import Repeats
 from bot.incidents.routing import Unroutable, guess_workload, route
 from bot.kube.client import KubeConfigError, KubeError
 from bot.slack import incident_message
@@ -84,6 +85,8 @@ class IncidentWorker:
     ) -> None:
         self.config, self.store, self.triager, self.slack, self.metrics = config, store, triager, slack, metrics
         self.settings = settings or WorkerSettings()
+        # a remedy applied recently is offered with the remedy-loop warning (the guard requires approval for it)
+        self.repeats = Repeats(store=store, triager=triager, days=config.guard.remedy_repeat_days)
         self._wake = asyncio.Event()
         self._sync_wake = asyncio.Event()
         # alert groups (keyed by the workload the alerts seem to name) and incidents (keyed by the workload the
@@ -378,9 +381,12 @@ class IncidentWorker:
         ev, finding = result.evidence, result.finding
         minutes = self.config.actions.proposal_minutes
         buttons = await proposals.buttons(self.store, ev, finding.remedies, minutes=minutes, incident_id=incident.id)
+        repeats = await self.repeats.for_evidence(ev, [str(r.id) for r in finding.remedies])
         sample = next((r.alert.sample_log for r in reversed(rows) if r.alert.sample_log), None)
         read_only = self.config.limits.read_only
-        message = incident_message.body(ev, finding, buttons, str(incident.id), read_only, sample, incident.message)
+        message = incident_message.body(
+            ev, finding, buttons, str(incident.id), read_only, sample, incident.message, repeats
+        )
         focus = ev.focus
         term = (focus.last_termination or focus.terminated) if focus else None
         new_digest = incident_message.digest(finding, ev)

@@ -1,7 +1,8 @@
 """Composing the hotspot report: rank workloads by restarts, join what the bot knows, suggest what to do.
 
-Pure: takes restart counts (from Prometheus or the sampler), incident statistics, remedies applied and audit
-actions, returns a `HotspotReport`. A workload with an incident or a remedy applied in the period is always listed,
+Pure: takes restart counts (from Prometheus or the sampler), incident statistics, remedies applied, audit actions
+and remedy loops guarded, returns a `HotspotReport`. A workload with an incident, a remedy applied or a remedy
+loop guarded in the period is always listed,
 whatever its restart count says (the count may not exist yet: the sampler only began). A suggestion is made only
 where the evidence supports it: mostly OOM kills at a known limit (a `bump_memory` proposal, sized like the
 resources branch does: ×1.5 rounded up to 64Mi, capped by `limits.max_memory`), a dominant runbook branch, or
@@ -11,12 +12,14 @@ restarts that rose with nothing done about them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from bot.reports.model import (
     Action,
     Coverage,
     HotspotReport,
+    LoopGuard,
     RemedyUse,
     Suggestion,
     Window,
@@ -54,20 +57,23 @@ def compose(
     source: str,
     remedies: dict[Key, list[RemedyUse]] | None = None,
     coverage: Coverage | None = None,
+    loops: dict[Key, LoopGuard] | None = None,
 ) -> HotspotReport:
     """The report: the `top` workloads with more than `threshold` restarts, then every other workload with an
-    incident or a remedy applied in the period, and suggestions for them."""
+    incident, a remedy applied or a remedy loop guarded in the period, and suggestions for them."""
     remedies = remedies or {}
+    loops = loops or {}
     coverage = coverage or Coverage.history()
     ranked = sorted(
         (r for r in restarts if r.restarts > threshold),
         key=lambda r: (-r.restarts, -(r.restarts - r.restarts_before), r.namespace, r.workload),
     )[:top]
-    also = _also(restarts, ranked, incidents, remedies)
+    also = _also(restarts, ranked, incidents, [*remedies, *loops])
     compared = coverage.covers(window.previous_start)
 
     def stats(r: WorkloadRestarts) -> WorkloadStats:
-        return _stats(environment, r, incidents.get(r.key), actions.get(r.key, []), remedies.get(r.key, []))
+        st = _stats(environment, r, incidents.get(r.key), actions.get(r.key, []), remedies.get(r.key, []))
+        return replace(st, loops=loops.get(r.key, LoopGuard()))
 
     top_stats, also_stats = [stats(r) for r in ranked], [stats(r) for r in also]
     suggestions = [s for st in [*top_stats, *also_stats] for s in suggest(environment, st, policy, compared=compared)]
@@ -94,12 +100,13 @@ def _also(
     restarts: Sequence[WorkloadRestarts],
     ranked: list[WorkloadRestarts],
     incidents: dict[Key, IncidentStats],
-    remedies: dict[Key, list[RemedyUse]],
+    others: Sequence[Key],
 ) -> list[WorkloadRestarts]:
-    """Workloads not ranked that had an incident or a remedy in the period: open incidents first, then restarts."""
+    """Workloads not ranked that had an incident or a remedy (applied, or a loop guarded: `others`) in the period:
+    open incidents first, then restarts."""
     known = {r.key: r for r in restarts}
     listed = {r.key for r in ranked}
-    keys = [k for k in dict.fromkeys([*incidents, *remedies]) if k not in listed]
+    keys = [k for k in dict.fromkeys([*incidents, *others]) if k not in listed]
     rows = [known.get(k) or _no_restarts(k, incidents.get(k)) for k in keys]
 
     def order(r: WorkloadRestarts) -> tuple[int, int, str, str]:

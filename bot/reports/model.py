@@ -144,6 +144,23 @@ class RemedyUse(NamedTuple):
         return max(self.times - 1, 0)
 
 
+@dataclass(frozen=True)
+class LoopGuard:
+    """Requests of the period for a remedy applied to the workload shortly before (a remedy loop): each one was
+    stopped for a second responder's approval (`bot.guard.repeats`); `approved` of them were approved anyway."""
+
+    guarded: int = 0
+    approved: int = 0
+
+    @property
+    def prevented(self) -> int:
+        """Loops that did not go round again: stopped and not approved (rejected, cancelled, expired, refused)."""
+        return max(self.guarded - self.approved, 0)
+
+    def plus(self, other: LoopGuard) -> LoopGuard:
+        return LoopGuard(self.guarded + other.guarded, self.approved + other.approved)
+
+
 class Action(NamedTuple):
     """A step of a guarded change from the audit log: what was done, with which remedy, by whom."""
 
@@ -175,6 +192,7 @@ class WorkloadStats:
     open_since: datetime | None = None  # when the oldest of those was opened
     remedies: list[RemedyUse] = field(default_factory=list)
     uncounted: int = 0  # see WorkloadRestarts.uncounted
+    loops: LoopGuard = field(default_factory=LoopGuard)  # remedy loops the guard stopped for approval in the period
 
     @property
     def remedy_repeats(self) -> int:
@@ -237,6 +255,14 @@ class HotspotReport:
     @property
     def listed(self) -> list[WorkloadStats]:
         return [*self.top, *self.also]
+
+    @property
+    def loops(self) -> LoopGuard:
+        """Remedy loops guarded in the period, over every listed workload (each such workload is listed)."""
+        total = LoopGuard()
+        for st in self.listed:
+            total = total.plus(st.loops)
+        return total
 
     @property
     def partial(self) -> bool:

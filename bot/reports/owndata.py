@@ -3,7 +3,7 @@
 Restarts come from here when no Prometheus is configured, together with how far back the samples reach (a sampler
 that began on Tuesday cannot say the week was quiet). Incidents (how many, how long they took to resolve, which
 runbook branch they were, which are still open) and the audit log (which remedies were applied how often, who did
-what) always come from here: only the bot knows them.
+what, which remedy loops the guard stopped) always come from here: only the bot knows them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.reports.model import Action, Coverage, RemedyUse, Window, WorkloadRestarts
+from bot.guard.repeats import is_loop
+from bot.reports.model import Action, Coverage, LoopGuard, RemedyUse, Window, WorkloadRestarts
 from bot.reports.sampler import Increment, counted_from_birth, increments
 from bot.store.audit import AuditLog, AuditRecord
 from bot.store.report_rows import IncidentSummary, RemedyCount, ReportStore, RestartSample
@@ -202,10 +203,35 @@ def summarize_remedies(rows: Iterable[RemedyCount]) -> dict[Key, list[RemedyUse]
     return dict(out)
 
 
+async def period_records(audit: AuditLog, environment: str, window: Window) -> list[AuditRecord]:
+    """The audit rows of the period (the newest AUDIT_LIMIT of them), oldest first."""
+    records = await audit.list(environment=environment, since=window.start, limit=AUDIT_LIMIT)
+    return [r for r in records if r.at < window.end]
+
+
 async def actions_taken(audit: AuditLog, environment: str, window: Window) -> dict[Key, list[Action]]:
     """What was done to each workload in the period, from the audit log (one entry per action, remedy and actor)."""
-    records = await audit.list(environment=environment, since=window.start, limit=AUDIT_LIMIT)
-    return summarize_actions(r for r in records if r.at < window.end)
+    return summarize_actions(await period_records(audit, environment, window))
+
+
+def summarize_loops(records: Iterable[AuditRecord]) -> dict[Key, LoopGuard]:
+    """Per workload, the remedy loops the guard stopped in the period and those approved anyway (pure).
+
+    A loop is stopped when a repeated remedy is requested (the `requested` row says so) or refused at a door that
+    cannot carry the approval it needs (a `denied` row); it is approved anyway when an `approved` row says so.
+    """
+    guarded: Counter[Key] = Counter()
+    approved: Counter[Key] = Counter()
+    for record in records:
+        e = record.event
+        if not is_loop(e.detail):
+            continue
+        key = (e.namespace, e.workload)
+        if (e.action == "requested" and e.outcome == "ok") or e.action == "denied":
+            guarded[key] += 1
+        elif e.action == "approved" and e.outcome == "ok":
+            approved[key] += 1
+    return {key: LoopGuard(guarded[key], approved[key]) for key in sorted({*guarded, *approved})}
 
 
 def summarize_actions(records: Iterable[AuditRecord]) -> dict[Key, list[Action]]:

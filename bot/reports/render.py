@@ -6,8 +6,9 @@ An empty report is still a report: "no workload restarted more than N times" tel
 (and that the report is alive) — but only when the restart data covers the whole week. While the sampler has not
 yet seen the whole period the report says so ("sampling since Tue 01 Dec 09:14 (UTC); 1 sample") instead. Every
 workload with an incident or a remedy applied in the period is listed, with its time to resolve and how often each
-remedy was applied (a repeat is a remedy that did not hold). Names from the cluster are escaped; nobody is
-@-mentioned (a weekly digest should not ping the people who fixed things).
+remedy was applied (a repeat is a remedy that did not hold), and the remedy loops the guard stopped for a second
+responder's approval (prevented, or approved anyway), per workload and in total. Names from the cluster are
+escaped; nobody is @-mentioned (a weekly digest should not ping the people who fixed things).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from bot.reports.wording import (
     duration_text,
     incidents_text,
     length_text,
+    loops_summary,
+    loops_text,
     nothing_text,
     period_text,
     remedies_text,
@@ -95,10 +98,11 @@ def _summary(report: HotspotReport) -> str:
         if report.compared
         else f"no restart data for the {days} before to compare with"
     )
+    loops = loops_summary(report)
     return (
         f"*{n} workload{'s' if n != 1 else ''}* restarted more than {report.threshold} times. "
         f"All workloads: *{report.total_restarts}* restarts counted in {days}, {against}."
-    )
+    ) + (f"\n{loops}" if loops else "")
 
 
 def _workload(rank: int, st: WorkloadStats, report: HotspotReport) -> str:
@@ -117,6 +121,8 @@ def _workload(rank: int, st: WorkloadStats, report: HotspotReport) -> str:
         lines.append(" · ".join(details))
     if st.remedies:
         lines.append(f"Remedies applied: {sb.escape(remedies_text(st.remedies))}")
+    if st.loops.guarded or st.loops.approved:
+        lines.append(f"Remedy loops: {loops_text(st.loops)}")
     lines.append(f"Actions: {sb.escape(actions_text(st.actions))}")
     return "\n".join(lines)
 
@@ -171,7 +177,8 @@ def _row(rank: int, st: WorkloadStats, report: HotspotReport) -> tuple[str, ...]
         branch_text(st.dominant_branch),
         incidents,
         duration_text(st.mean_time_to_resolve),
-        remedies_text(st.remedies),
+        remedies_text(st.remedies)
+        + (f"; loops {loops_text(st.loops)}" if st.loops.guarded or st.loops.approved else ""),
         actions_text(st.actions),
     )
 

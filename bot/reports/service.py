@@ -21,7 +21,14 @@ from bot.core.report_settings import ReportsConfig
 from bot.reports import chart, render, wording
 from bot.reports.hotspots import WORKLOAD_KINDS, compose
 from bot.reports.model import SOURCE_PROMETHEUS, SOURCE_SAMPLER, Coverage, HotspotReport, Suggestion, Window
-from bot.reports.owndata import actions_taken, incident_stats, remedies_applied, sampled_restarts
+from bot.reports.owndata import (
+    incident_stats,
+    period_records,
+    remedies_applied,
+    sampled_restarts,
+    summarize_actions,
+    summarize_loops,
+)
 from bot.reports.prometheus import prometheus_restarts
 from bot.slack.client import SlackOut, SlackSendError
 from bot.store import Store
@@ -88,18 +95,20 @@ async def build_report(
     else:
         source = SOURCE_SAMPLER
         restarts, coverage = await sampled_restarts(ctx.report_store, environment, env.namespaces, window)
+    records = await period_records(ctx.audit, environment, window)
     return compose(
         environment,
         window,
         restarts,
         await incident_stats(ctx.report_store, environment, window),
-        await actions_taken(ctx.audit, environment, window),
+        summarize_actions(records),
         top=top or cfg.top,
         threshold=cfg.threshold,
         policy=ctx.config.policy(),
         source=source,
         remedies=await remedies_applied(ctx.report_store, environment, window),
         coverage=coverage,
+        loops=summarize_loops(records),
     )
 
 

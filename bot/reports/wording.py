@@ -2,7 +2,7 @@
 
 Shared by the Block Kit message and the terminal text (`render`), and by the chart upload's title, so the same
 fact reads the same everywhere: "sampling since Tue 01 Dec 09:14 (UTC); 1 sample", "bump_memory ×3 (2 repeats)",
-"1 incident(s), 1 open for 2d 4h, time to resolve 1h 20m".
+"1 incident(s), 1 open for 2d 4h, time to resolve 1h 20m", "2 stopped for approval: 1 prevented, 1 approved anyway".
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.reports.model import SOURCE_PROMETHEUS, Action, HotspotReport, RemedyUse, WorkloadStats
+from bot.reports.model import SOURCE_PROMETHEUS, Action, HotspotReport, LoopGuard, RemedyUse, WorkloadStats
 from runbooks.model import BRANCH_TITLES, Branch
 
 BOT_ACTOR = "crashloop-bot"
@@ -141,6 +141,20 @@ def remedies_text(remedies: list[RemedyUse]) -> str:
         repeats = f" ({r.repeats} repeat{'s' if r.repeats != 1 else ''})" if r.repeats else ""
         out.append(f"{r.remedy} ×{r.times}{repeats}")
     return ", ".join(out) or "-"
+
+
+def loops_text(loops: LoopGuard) -> str:
+    """e.g. "2 stopped for approval: 1 prevented, 1 approved anyway"; "-" when the guard stopped none."""
+    if not loops.guarded and not loops.approved:
+        return "-"
+    return f"{loops.guarded} stopped for approval: {loops.prevented} prevented, {loops.approved} approved anyway"
+
+
+def loops_summary(report: HotspotReport) -> str | None:
+    """The totals line, e.g. "Remedy loops: 2 stopped for approval: 1 prevented, 1 approved anyway." (None: none)."""
+    if not report.loops.guarded and not report.loops.approved:
+        return None
+    return f"Remedy loops (the same remedy again soon after it was applied): {loops_text(report.loops)}."
 
 
 def restarts_text(st: WorkloadStats) -> str:

@@ -10,11 +10,13 @@ Pure: takes findings and incidents, returns lists of dicts.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from bot.guard.repeats import APPROVAL_NOTE, Repeat
+from bot.slack.dates import slack_date
 from runbooks.matching import group_events, read_failure_lines
 from runbooks.model import BRANCH_TITLES, Evidence, Finding, Reason, Remedy
 from runbooks.signals import describe_exit
@@ -110,6 +112,21 @@ def actions(block_id: str, elements: Sequence[Block]) -> Block:
     return {"type": "actions", "block_id": block_id, "elements": list(elements[:MAX_ACTIONS])}
 
 
+def person(user: str) -> str:
+    """A Slack user as a mention; anyone else by their id (`cli:ana`: it was done from a terminal)."""
+    return f"<@{user}>" if user[:1] in ("U", "W") else escape(user)
+
+
+def loop_text(repeat: Repeat) -> str:
+    """The remedy-loop warning: what was done before, what the workload shows now, who must approve, what next."""
+    p = repeat.previous
+    done = repeat.sentence(when=slack_date(repeat.applied_at), who=person(p.requested_by), esc=escape)
+    return (
+        f":repeat: *Remedy loop* — {done}\n{APPROVAL_NOTE}, even where the environment does not require one.\n"
+        f"*Next branch* — {escape(repeat.next.text)}"
+    )
+
+
 def limit_blocks(blocks: list[Block]) -> list[Block]:
     """At most 50 blocks; when cut, the last one says so."""
     if len(blocks) <= MAX_BLOCKS:
@@ -128,12 +145,14 @@ def finding_blocks(
     rerun_value: str | None = None,
     read_only: bool = False,
     sample_log: str | None = None,
+    repeats: Mapping[str, Repeat] | None = None,
 ) -> list[Block]:
-    """The body of a triage: verdict, why (quoted), status fields, logs, events, rollout, remedies."""
+    """The body of a triage: verdict, why (quoted), status fields, logs, events, rollout, remedies; a remedy
+    applied recently (`repeats`, by remedy id) is offered with the remedy-loop warning and needs approval."""
     blocks = [section(_verdict(finding)), section("", _fields(ev)) if ev.focus else None]
     blocks += [_why(finding), _proposal(finding), _logs(ev), _sample(sample_log), _events(ev)]
     blocks += [_rollout(ev), _failures(ev)]
-    blocks += _remedies(ev, finding, buttons, rerun_value, read_only)
+    blocks += _remedies(ev, finding, buttons, rerun_value, read_only, repeats or {})
     return limit_blocks([b for b in blocks if b])
 
 
@@ -246,17 +265,29 @@ def _failures(ev: Evidence) -> Block | None:
 
 
 def _remedies(
-    ev: Evidence, finding: Finding, buttons: Sequence[tuple[Remedy, str]], rerun_value: str | None, read_only: bool
+    ev: Evidence,
+    finding: Finding,
+    buttons: Sequence[tuple[Remedy, str]],
+    rerun_value: str | None,
+    read_only: bool,
+    repeats: Mapping[str, Repeat],
 ) -> list[Block]:
     out: list[Block] = []
     if finding.branch is not None:
-        step = finding.remedies[0].title if finding.remedies else finding.next_step
+        first = finding.remedies[0] if finding.remedies else None
+        looping = repeats.get(str(first.id)) if first else None
+        step = looping.next.text if looping else (first.title if first else finding.next_step)
         if step:
             out.append(section(f"*Next step*: {escape(step)}"))
+    out += [section(loop_text(r)) for r in repeats.values()]
     elements = []
     if not read_only:
         for i, (remedy, proposal_id) in enumerate(buttons):
-            elements.append(button(remedy.title, f"runbook.{remedy.id}", proposal_id, "primary" if i == 0 else None))
+            # A repeated remedy keeps its button (a stopgap may be right), labelled and never the primary one.
+            again = str(remedy.id) in repeats
+            label = f"{remedy.title} again (needs approval)" if again else remedy.title
+            style = "primary" if i == 0 and not again else None
+            elements.append(button(label, f"runbook.{remedy.id}", proposal_id, style))
     if rerun_value:
         elements.append(button("Re-run triage", "triage.rerun", rerun_value))
     if elements:

@@ -1,6 +1,8 @@
 """What the change flow's outcomes look like in Slack: answers to the clicker, thread posts, settled buttons.
 
-Pure Block Kit from `bot.guard.outcomes`; the guard decides, this module only renders.
+Pure Block Kit from `bot.guard.outcomes`; the guard decides, this module only renders. A repeated remedy (a
+remedy loop, `bot.guard.repeats`) carries its warning into the preview, the answer and the approval request, so
+the requester and the approver read the same thing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bot.guard.outcomes import (
     Verified,
     title,
 )
+from bot.guard.repeats import Repeat
 from bot.remedies.registry import is_silencing
 from bot.slack import blocks as sb
 from bot.slack.dates import slack_date
@@ -56,10 +59,11 @@ def answer(outcome: Outcome) -> tuple[str, Blocks]:
     if isinstance(outcome, Refused):
         return outcome.reason, text_blocks(f":no_entry: {sb.escape(outcome.reason)}")
     if isinstance(outcome, Previewed):
-        return f"Preview: {title(outcome.change)}", preview(outcome.change, outcome.approval_needed)
+        return f"Preview: {title(outcome.change)}", preview(outcome.change, outcome.approval_needed, outcome.repeat)
     if isinstance(outcome, AwaitingApproval):
+        why = " (the same remedy was applied recently: a remedy loop)" if outcome.repeat else ""
         return "Waiting for approval", text_blocks(
-            ":hourglass: Sent for approval by a second responder (in the thread)."
+            f":hourglass: Sent for approval by a second responder (in the thread){why}."
         )
     if isinstance(outcome, Applied):
         summary = sb.escape(outcome.change.summary or "")
@@ -92,9 +96,10 @@ def answer(outcome: Outcome) -> tuple[str, Blocks]:
     return "Allowed", text_blocks("Allowed.")
 
 
-def preview(change: ChangeRow, approval_needed: bool) -> Blocks:
+def preview(change: ChangeRow, approval_needed: bool, repeat: Repeat | None = None) -> Blocks:
     blocks = [
         sb.section(f"*Preview: {sb.escape(title(change))}*\n{sb.escape(change.summary or '')}"),
+        *([sb.section(sb.loop_text(repeat))] if repeat else []),
         sb.code_section(
             "*What Alertmanager will do*"
             if is_silencing(change.remedy)
@@ -126,10 +131,11 @@ def conflict_preview(outcome: Conflict) -> Blocks:
     ]
 
 
-def approval_request(change: ChangeRow) -> Blocks:
+def approval_request(change: ChangeRow, repeat: Repeat | None = None) -> Blocks:
     who = f"<@{change.requested_by}>"
     return [
         sb.section(f":raised_hand: {who} asks to *{sb.escape(title(change))}*: {sb.escape(change.summary or '')}"),
+        *([sb.section(sb.loop_text(repeat))] if repeat else []),
         sb.code_section("*Diff*", (change.diff or "(no change)").splitlines()),
         sb.context(f"A different responder must approve. Expires {slack_date(change.expires_at)}."),
         sb.actions(
@@ -145,7 +151,8 @@ def approval_request(change: ChangeRow) -> Blocks:
 def thread_post(outcome: Outcome) -> tuple[str, Blocks] | None:
     """What the incident thread is told about `outcome` (None: nothing to tell)."""
     if isinstance(outcome, AwaitingApproval):
-        return f"Approval needed: {title(outcome.change)}", approval_request(outcome.change)
+        loop = "Remedy loop: approval needed" if outcome.repeat else "Approval needed"
+        return f"{loop}: {title(outcome.change)}", approval_request(outcome.change, outcome.repeat)
     if isinstance(outcome, Applied):
         c = outcome.change
         approved = f" (approved by <@{c.approved_by}>)" if c.approved_by else ""

@@ -101,10 +101,12 @@ async def triage(services: Services, user: str, args: list[str]) -> Reply:
     services.metrics.triage_seconds.labels(env, "ok").observe(result.seconds)
     minutes = services.config.actions.proposal_minutes
     buttons = await proposals.buttons(services.store, ev, finding.remedies, minutes=minutes)
+    repeats = await services.guard.repeats.for_evidence(ev, [str(r.id) for r in finding.remedies])
     title = f"Triage · {ev.workload.namespace}/{ev.workload.name} ({env})"
+    read_only = services.config.limits.read_only
     blocks = [
         sb.header(title),
-        *sb.finding_blocks(ev, finding, buttons=buttons, read_only=services.config.limits.read_only),
+        *sb.finding_blocks(ev, finding, buttons=buttons, read_only=read_only, repeats=repeats),
     ]
     blocks.append(sb.context(f"asked by <@{user}> · triaged in {result.seconds:.2f}s"))
     return Reply(sb.fallback_text(ev, finding), sb.limit_blocks(blocks), public=True)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.guard.repeats import Repeat
 from bot.slack import blocks as sb
 from bot.slack import resolved_message
 from bot.slack.dates import duration, slack_date
@@ -38,8 +39,10 @@ def body(
     read_only: bool,
     sample_log: str | None,
     previous: dict[str, Any] | None = None,
+    repeats: Mapping[str, Repeat] | None = None,
 ) -> dict[str, Any]:
-    """The triage part of the root message, stored on the incident (`previous`: what was stored before).
+    """The triage part of the root message, stored on the incident (`previous`: what was stored before;
+    `repeats`: remedies in a loop, by id).
 
     Its `diagnosis` is what the resolved message keeps: the last triage that found a crash, not a later one that
     found the workload healthy again (after a fix, the last triage usually does).
@@ -58,7 +61,13 @@ def body(
         "restarts": sb.restarts_of(ev),  # the number the message shows
     }
     blocks = sb.finding_blocks(
-        ev, finding, buttons=buttons, rerun_value=rerun_value, read_only=read_only, sample_log=sample_log
+        ev,
+        finding,
+        buttons=buttons,
+        rerun_value=rerun_value,
+        read_only=read_only,
+        sample_log=sample_log,
+        repeats=repeats,
     )
     # what the resolved message keeps of the diagnosis once the evidence is no longer shown
     diagnosis = {"summary": finding.summary, "branch": payload["branch"], "quote": sb.decisive_quote(finding)}
