@@ -81,6 +81,20 @@ NEXT_BRANCH: dict[RemedyId, NextBranch] = {
             "container that waits for it",
             guarded=False,  # a throwaway pod that changes nothing in the workload: running it twice is not a loop
         ),
+        NextBranch(
+            RemedyId.SILENCE,
+            Branch.APP_ENV,
+            "a silence only hides the alerts while the workload keeps crashing: go back to the diagnosis in the "
+            "thread and take the branch it names, or hand the incident over before the silence ends",
+            guarded=False,  # changes Alertmanager, not the workload: silencing again is not a remedy that failed
+        ),
+        NextBranch(
+            RemedyId.UNSILENCE,
+            Branch.APP_ENV,
+            "ending a silence changes nothing in the workload: if it still crashes, follow the diagnosis in the "
+            "thread and take the branch it names",
+            guarded=False,  # expires a silence: nothing in the workload to loop on
+        ),
     )
 }
 
