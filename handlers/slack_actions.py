@@ -26,6 +26,7 @@ from bot.slack import remedy_forms
 from bot.store.changes import ChangeRow
 from bot.wiring import Services
 from handlers import slack_ownership
+from handlers.slack_errors import safely
 
 
 def _actor(body: dict[str, Any]) -> Actor:
@@ -121,13 +122,13 @@ def register(app: AsyncApp, services: Services) -> None:
 
         return handle
 
-    app.action("triage.rerun")(rerun)
-    app.action(re.compile(r"^runbook\.[a-z_]+$"))(remedy)
-    app.view(remedy_forms.CALLBACK_ID)(form)
-    app.action("change.confirm")(change_step("confirm", "preview"))
-    app.action("change.cancel")(change_step("cancel", "preview"))
-    app.action("change.approve")(change_step("approve", "approval"))
-    app.action("change.reject")(change_step("reject", "approval"))
+    app.action("triage.rerun")(safely(rerun))
+    app.action(re.compile(r"^runbook\.[a-z_]+$"))(safely(remedy))
+    app.view(remedy_forms.CALLBACK_ID)(safely(form))
+    app.action("change.confirm")(safely(change_step("confirm", "preview")))
+    app.action("change.cancel")(safely(change_step("cancel", "preview")))
+    app.action("change.approve")(safely(change_step("approve", "approval")))
+    app.action("change.reject")(safely(change_step("reject", "approval")))
     slack_ownership.register(app, services)  # incident.ack, incident.take_over
 
 

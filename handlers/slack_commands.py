@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.slack import commands
 from bot.wiring import Services
+from handlers.slack_errors import safely
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -30,4 +31,4 @@ def register(app: AsyncApp, services: Services) -> None:
             replace_original=False,
         )
 
-    app.command("/crashloop")(crashloop)
+    app.command("/crashloop")(safely(crashloop))

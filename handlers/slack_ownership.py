@@ -22,6 +22,7 @@ from bot.slack import ownership_messages as msg
 from bot.slack.incident_message import ACK_ACTION, TAKE_OVER_ACTION
 from bot.store import StoreUnavailable
 from bot.wiring import Services
+from handlers.slack_errors import safely
 
 log = logging.getLogger("crashloop.slack")
 
@@ -74,5 +75,5 @@ def register(app: AsyncApp, services: Services) -> None:
             respond, body, services.ownership.take_over(_actor(body), incident_id, offered_from, _where(body))
         )
 
-    app.action(ACK_ACTION)(acknowledge)
-    app.action(TAKE_OVER_ACTION)(take_over)
+    app.action(ACK_ACTION)(safely(acknowledge))
+    app.action(TAKE_OVER_ACTION)(safely(take_over))

@@ -17,6 +17,7 @@ from bot.guard.trail import Actor
 from bot.slack import change_messages as msg
 from bot.slack import remedy_forms, silence_requests
 from bot.wiring import Services
+from handlers.slack_errors import safely
 
 
 def _actor(body: dict[str, Any]) -> Actor:
@@ -58,5 +59,5 @@ def register(app: AsyncApp, services: Services) -> None:
         value = str(body["actions"][0].get("value", ""))
         await _answer(respond, await silence_requests.unsilence(services, _actor(body), value, channel, thread))
 
-    app.action("silence.open")(open_form)
-    app.action("silence.unsilence")(unsilence)
+    app.action("silence.open")(safely(open_form))
+    app.action("silence.unsilence")(safely(unsilence))
