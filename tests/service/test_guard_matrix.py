@@ -104,8 +104,9 @@ class Door(abc.ABC):
         """Ask for `remedy` on `workload` with `params` as `user`, the way this door asks."""
 
     async def step(self, user: str, action: str, change_id: str) -> str:
+        seen = self._seen(user)  # counted before the click: a fast answer arrives before `click` returns
         await click(self.bot, user, f"change.{action}", change_id)
-        return await told(self.bot, user, after=self._seen(user))
+        return await told(self.bot, user, after=seen)
 
     def _seen(self, user: str) -> int:
         return len(self.bot.slack.ephemerals(CHANNEL, user))
