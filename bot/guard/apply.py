@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,7 +48,7 @@ class Applier:
         silencing: Silencing,
         secret: str,
         preview_ttl: timedelta,
-        approval_needed: Callable[[str], bool],
+        approval_needed: Callable[[ChangeRow], Awaitable[bool]],
     ) -> None:
         self.changes, self.executor, self.notifier, self.metrics = changes, executor, notifier, metrics
         self.trail, self.verifier, self.secret, self.silencing = trail, verifier, secret, silencing
@@ -154,7 +154,7 @@ class Applier:
         )
         if moved is None:
             return Refused(Rule.STATE, "the change moved on meanwhile", change=change)
-        approval = self.approval_needed(moved.environment)
+        approval = await self.approval_needed(moved)  # the environment's rule or a remedy loop, as at confirm
         if actor.id != moved.requested_by:  # the approver clicked: the requester confirms again
             conflict = Conflict(moved, approval, requester_asked=True)
             await self.notifier.to_requester(moved, conflict)

@@ -137,7 +137,7 @@ class Guard:
             silencing=self.silencing,
             secret=signing_secret,
             preview_ttl=s.preview_ttl,
-            approval_needed=self._approval_needed,
+            approval_needed=self._approval_needed_for,
         )
 
     # --- the door's first question: may this actor change workloads here at all? ---------------------------
@@ -406,6 +406,12 @@ class Guard:
     def _approval_needed(self, environment: str) -> bool:
         env = self.config.environments.get(environment)
         return bool(env and env.require_approval)
+
+    async def _approval_needed_for(self, change: ChangeRow) -> bool:
+        """The environment requires an approval, or the change repeats a remedy (the remedy-loop guard)."""
+        if self._approval_needed(change.environment):
+            return True
+        return await self.repeats.previous(Subject.of(change), change.created_at) is not None
 
     # --- after an apply: recovery ---------------------------------------------------------------------------
 

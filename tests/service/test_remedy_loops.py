@@ -250,3 +250,27 @@ async def bump_applied(bot: Bot, days_ago: int) -> None:
         "applied", "ok", ALICE, "alice", "prod", "shop", "ledger-api", "bump_memory", change_id=change.id
     )
     await bot.services.audit.append(event, at=at)
+
+
+async def test_a_conflict_on_an_approved_repeat_still_says_an_approval_is_needed(
+    bot_factory: BotFactory, kubeconfig: Path, db_url: str
+) -> None:
+    """A 409 while applying an approved repeat sends the requester a fresh preview: confirming it goes back for
+    approval (the loop rule holds), and the preview must say so rather than "Confirm to apply it now"."""
+    bot = await bot_factory(db_url, config=config(kubeconfig))
+    root = await alert_for(bot, "shop", "ledger-api")
+    await bump_and_watch_it_fail(bot, root)
+    root = await eventually(lambda: (r := current_root(bot)) and LOOP in blocks_text(r.blocks) and r)
+
+    preview = await preview_of(bot, BOB, root, "576Mi")
+    await click(bot, BOB, "change.confirm", change_id(preview, "change.confirm"))
+    request = await eventually(
+        lambda: next((m for m in bot.slack.thread(CHANNEL, root.ts) if "Approve" in blocks_text(m.blocks or [])), None)
+    )
+    bot.sim.add_fault(verb="patch", resource="deployments", namespace="shop", status=409, times=1)
+    await click(bot, ALICE, "change.approve", change_id(request, "change.approve"))
+    again = await told(bot, BOB, "409 Conflict")
+    shown = blocks_text(again.blocks)
+    assert "After you confirm, a second responder must approve." in shown
+    assert "Confirm to apply it now" not in shown
+    assert memory_limit(bot.sim) == "384Mi"  # nothing applied by the conflict
