@@ -20,6 +20,7 @@ from bot.reports.render import report_blocks
 from bot.reports.service import build_report
 from bot.slack import blocks as sb
 from bot.slack import change_messages, silence_requests
+from bot.slack.dates import slack_date
 from bot.triage.locate import WorkloadNotFound
 from bot.wiring import Services
 from runbooks.model import RemedyId
@@ -133,7 +134,7 @@ async def status(services: Services, user: str, args: list[str]) -> Reply:
         summary = sb.escape(inc.summary or "triage pending")
         lines.append(
             f"• *{inc.environment}* `{inc.namespace}/{inc.workload}` — {summary} [{branch}] · "
-            f"{inc.alert_count} alert(s) · since {inc.opened_at:%Y-%m-%d %H:%M} UTC{where}"
+            f"{inc.alert_count} alert(s) · since {slack_date(inc.opened_at)}{where}"
         )
     text = "\n".join(lines)
     return Reply(text, [sb.section(text)])
@@ -156,7 +157,7 @@ async def history(services: Services, user: str, args: list[str]) -> Reply:
         e = r.event
         who = f"<@{e.actor_id}>" if e.actor_id.startswith(("U", "W")) else sb.escape(e.actor_id)
         detail = f" — {sb.escape(e.detail[:200])}" if e.detail else ""
-        lines.append(f"• {r.at:%m-%d %H:%M} {who} *{e.action}* ({e.outcome}) {e.remedy or ''}{detail}")
+        lines.append(f"• {slack_date(r.at)} {who} *{e.action}* ({e.outcome}) {e.remedy or ''}{detail}")
     text = "\n".join(lines)
     return Reply(text, [sb.section(text)])
 
