@@ -226,9 +226,7 @@ class Store:
         return _incident_row(row), created
 
     async def update_incident(self, incident_id: int, **values: Any) -> IncidentRow:
-        values.setdefault("updated_at", utcnow())
-        if values.get("status") == "resolved":
-            values["open_marker"] = None
+        values = _marked(values)
         async with self.begin() as conn:
             await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
@@ -244,10 +242,7 @@ class Store:
             if self.dialect == "postgresql":
                 query = query.with_for_update()
             current = _incident_row((await conn.execute(query)).one())
-            values = compute(current)
-            values.setdefault("updated_at", utcnow())
-            if values.get("status") == "resolved":
-                values["open_marker"] = None
+            values = _marked(compute(current))
             await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)
@@ -269,7 +264,7 @@ class Store:
         owned_since = (since or now) if owner_id else None
         values: dict[str, Any] = {"owner_id": owner_id, "owner_name": owner_name, "owned_since": owned_since}
         values["updated_at"] = now
-        values.update(needs_sync=1, sync_attempts=0, next_sync_at=None)
+        values = _marked({**values, "needs_sync": 1, "sync_attempts": 0, "next_sync_at": None})
         async with self.begin() as conn:
             result = await conn.execute(
                 update(incidents)
@@ -278,6 +273,17 @@ class Store:
             )
             if not result.rowcount:
                 return None
+            row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
+        return _incident_row(row)
+
+    async def finish_sync(self, incident_id: int, seen: int, **values: Any) -> IncidentRow:
+        """Slack shows the incident as it was when its `sync_seq` was `seen`: needs_sync is cleared, unless a change
+        was made since (by any process: `crashloop ack`, another replica), which leaves it marked for the next pass.
+        One conditional statement, so no change can slip in between the check and the clear."""
+        values = {**values, "updated_at": utcnow()}
+        values["needs_sync"] = case((incidents.c.sync_seq == seen, 0), else_=incidents.c.needs_sync)
+        async with self.begin() as conn:
+            await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)
 
@@ -370,6 +376,17 @@ class Store:
                 .values(used_at=now, used_by=user)
             )
             return bool(result.rowcount)
+
+
+def _marked(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` of an incident update with what every update implies: the time, the open marker of a resolved
+    incident, and `sync_seq` bumped when the change is one Slack must show (needs_sync=1)."""
+    values = {"updated_at": utcnow(), **values}
+    if values.get("status") == "resolved":
+        values["open_marker"] = None
+    if values.get("needs_sync") == 1:
+        values["sync_seq"] = incidents.c.sync_seq + 1
+    return values
 
 
 def _alert_row(row: Row[Any]) -> AlertRow:
