@@ -5,8 +5,9 @@ The same rule as the Slack button (`bot.incidents.ownership`): the responder rol
 `--take-over` to take an owned incident over, every step audited. The running bot brings the root message up to
 date on its next pass (the incident is marked for it in SQL).
 
-Exit codes: 0 owned (now or already), 2 refused, unknown, resolved, owned by someone else without --take-over,
-or not owned because the audit log cannot be written (no CRASHLOOP_AUDIT_KEY, or the database refused the row).
+Exit codes: 0 owned (now or already), 1 the database cannot be reached, 2 refused, unknown, resolved, owned by
+someone else without --take-over, or not owned because the audit log cannot be written (no CRASHLOOP_AUDIT_KEY,
+or the database refused the row: the owner and its row are one transaction, so nothing was owned).
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ from bot.store.migrate import upgrade
 from bot.store.rows import IncidentRow
 from bot.wiring import build_core
 
-EXIT_REFUSED = 2
+EXIT_UNAVAILABLE, EXIT_REFUSED = 1, 2
 
 
 class Refused(Exception):
     """End the command with this message (exit 2)."""
+
+
+class Unavailable(Exception):
+    """The database cannot be used: end the command with this message (exit 1)."""
 
 
 async def ack(config: Config, environment: str, namespace: str, workload: str, *, user: str, take_over: bool) -> str:
@@ -44,7 +49,10 @@ async def ack(config: Config, environment: str, namespace: str, workload: str, *
     ownership = Ownership(store=core.store, audit=core.audit, access=AccessControl(config, None), resync=_marked)
     actor = Actor(f"cli:{user}", user)
     try:
-        await upgrade(core.store.engine)
+        try:
+            await upgrade(core.store.engine)
+        except StoreUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
         incidents = await core.store.list_incidents(environment=environment, status="open")
         incident = next((i for i in incidents if (i.namespace, i.workload) == (namespace, workload)), None)
         if incident is None:
@@ -53,7 +61,7 @@ async def ack(config: Config, environment: str, namespace: str, workload: str, *
             outcome = await ownership.acknowledge(actor, incident.id)
             if isinstance(outcome, OwnedByOther) and take_over:
                 outcome = await ownership.take_over(actor, incident.id, str(outcome.incident.owner_id))
-        except StoreUnavailable as exc:  # the owner was given back: nothing is owned without its audit row
+        except StoreUnavailable as exc:  # the owner and its audit row are one transaction: neither was written
             raise Refused(f"not owned: the database refused to record it ({exc})") from exc
         return _said(outcome)
     finally:
@@ -107,3 +115,5 @@ def ack_command(
         echo(asyncio.run(ack(config, environment, namespace, workload, user=user, take_over=take_over)))
     except Refused as exc:
         _fail(str(exc), EXIT_REFUSED)
+    except Unavailable as exc:
+        _fail(str(exc), EXIT_UNAVAILABLE)

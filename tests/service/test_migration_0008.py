@@ -66,6 +66,7 @@ async def test_0008_downgrade_and_upgrade_keep_rows_and_hashes(db_url: str) -> N
         verified = await log.verify()
         assert (verified.ok, verified.checked) == (True, 3)
         owned = await store.set_incident_owner(1, "U0ONCALL1", "alice", expected_owner=None)
-        assert owned is not None and (owned.owner_id, owned.sync_seq) == ("U0ONCALL1", 1)
+        assert owned is not None
+        assert (owned.owner_id, owned.sync_seq) == ("U0ONCALL1", 1)
     finally:
         await store.close()
