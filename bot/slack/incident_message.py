@@ -158,6 +158,6 @@ def update_reply(old_summary: str | None, finding: Finding) -> str:
     was = f" (was: {sb.escape(old_summary)})" if old_summary and old_summary != finding.summary else ""
     step = finding.remedies[0].title if finding.remedies else finding.next_step
     decisive = sb.decisive_quote(finding)  # the line the call was made on
-    quote = f"\n> `{sb.escape(decisive)[:300]}`" if decisive else ""
+    quote = f"\n> {sb.code_span(decisive, 300)}" if decisive else ""
     tail = f"\nNext step: {sb.escape(step)}" if step else ""
     return f"*Update:* {sb.escape(finding.summary)}{was}{quote}{tail}"
