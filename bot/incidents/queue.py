@@ -394,7 +394,7 @@ class IncidentWorker:
             "branch": str(finding.branch) if finding.branch else None,
             "reason": (term.reason if term else None) or (focus.waiting_reason if focus else None),
             "exit_code": term.exit_code if term else None,
-            "restarts": message["metadata"]["restarts"],  # the number the message shows
+            "restarts": ev.focus_restarts,  # the focus container's: the number the message shows
             "pod": ev.focus_pod,
             "container": ev.focus_container,
             "summary": finding.summary,

@@ -165,12 +165,6 @@ def _verdict(finding: Finding) -> str:
     return f"*{escape(finding.summary)}*\nRunbook branch: *{title}* · confidence {finding.confidence:.0%}"
 
 
-def restarts_of(ev: Evidence) -> int:
-    """The one restart count a message shows: the focus container's, from the pod read the finding was made on
-    (the summary quotes the same number); the whole workload's only when there is no focus."""
-    return ev.focus.restart_count if ev.focus else ev.restarts
-
-
 def _fields(ev: Evidence) -> list[str]:
     c = ev.focus
     if c is None:
@@ -184,7 +178,7 @@ def _fields(ev: Evidence) -> list[str]:
         f"*Reason*\n{escape((term.reason if term else None) or c.waiting_reason or '-')}",
         f"*Exit code*\n{escape(exit_text)}",
         f"*State*\n{escape(c.waiting_reason or ('running' if c.running_since else '-'))}",
-        f"*Restarts*\n{restarts_of(ev)} (pods ready {sum(p.ready for p in ev.pods)}/{len(ev.pods)})",
+        f"*Restarts*\n{c.restart_count} (pods ready {sum(p.ready for p in ev.pods)}/{len(ev.pods)})",
     ]
 
 

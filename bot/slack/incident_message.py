@@ -54,7 +54,10 @@ def body(
         "branch": str(finding.branch) if finding.branch else "none",
         "reason": (term.reason if term else None) or (focus.waiting_reason if focus else None) or "",
         "exit_code": term.exit_code if term and term.exit_code is not None else -1,
-        "restarts": sb.restarts_of(ev),  # the number the message shows
+        # one meaning per key: `restarts` is the focus container's count (the number the message and the summary
+        # show), `workload_restarts` the sum over the workload's pods; -1: unknown (as exit_code)
+        "restarts": _known(ev.focus_restarts),
+        "workload_restarts": ev.restarts,
     }
     blocks = sb.finding_blocks(
         ev, finding, buttons=buttons, rerun_value=rerun_value, read_only=read_only, sample_log=sample_log
@@ -135,8 +138,14 @@ def _bare_payload(incident: IncidentRow) -> dict[str, Any]:
         "branch": incident.branch or "none",
         "reason": incident.reason or "",
         "exit_code": incident.exit_code if incident.exit_code is not None else -1,
-        "restarts": incident.restarts or 0,
+        "restarts": _known(incident.restarts),
+        "workload_restarts": -1,  # not triaged: unknown
     }
+
+
+def _known(count: int | None) -> int:
+    """A count for the metadata, whose values are not null: -1 when unknown."""
+    return -1 if count is None else count
 
 
 def status_line(incident: IncidentRow, now: datetime) -> str:
