@@ -434,7 +434,7 @@ class IncidentWorker:
             return await self.store.update_incident(
                 incident.id, next_sync_at=datetime.now(UTC) + timedelta(seconds=wait)
             )
-        done = await self.store.changes.of_incident(incident.id) if incident.status == "resolved" else []
+        done = await self.store.changes.done_about(incident) if incident.status == "resolved" else []
         payload = incident_message.root(incident, datetime.now(UTC), done)
         try:
             incident = await self._post_root(incident, payload)
