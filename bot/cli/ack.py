@@ -1,7 +1,9 @@
 """`crashloop ack ENV NAMESPACE WORKLOAD`: "I'm on it" from a terminal, as `cli:<user>`.
 
 The same rule as the Slack button (`bot.incidents.ownership`): the responder role of the environment (with no
-`cli:` principal in `access`, the operator's kubeconfig decides and they are a responder), one owner at a time,
+`cli:` principal in `access`, the operator's kubeconfig decides and they are a responder — and as owning reads no
+cluster, that means anyone with the database URL and CRASHLOOP_AUDIT_KEY, under any `--as` name: the README's
+"Guarded remedies" says so), one owner at a time,
 `--take-over` to take an owned incident over, every step audited. The running bot brings the root message up to
 date on its next pass (the incident is marked for it in SQL).
 
