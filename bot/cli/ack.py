@@ -72,8 +72,8 @@ async def ack(config: Config, environment: str, namespace: str, workload: str, *
 
 
 async def _marked(incident_id: int) -> None:
-    """Nothing more to do here: the incident is marked in SQL and the running bot's sync loop updates its root
-    message on its next pass."""
+    """Nothing more to do here: the incident is marked in SQL (its sync_seq bumped, so a sync the running bot has
+    in flight cannot clear the mark) and the bot's sync loop updates its root message on its next pass."""
 
 
 def _said(outcome: Outcome) -> str:
