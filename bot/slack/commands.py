@@ -52,6 +52,10 @@ def error(tried: str, why: str) -> Reply:
     return Reply(text, [sb.section(text)])
 
 
+def _unknown_environment(services: Services, env: str) -> str:
+    return f"unknown environment {sb.code_span(env)}; configured: {', '.join(sorted(services.config.environments))}"
+
+
 async def run(services: Services, user: str, text: str, channel: str | None = None) -> Reply:
     """Dispatch `/crashloop <text>` for `user`."""
     try:
@@ -80,10 +84,7 @@ async def triage(services: Services, user: str, args: list[str]) -> Reply:
         return error(tried, "usage: `/crashloop triage ENV WORKLOAD`")
     env, name = args
     if env not in services.config.environments:
-        return error(
-            tried,
-            f"unknown environment {sb.code_span(env)}; configured: {', '.join(sorted(services.config.environments))}",
-        )
+        return error(tried, _unknown_environment(services, env))
     decision = await services.access.role(user, env)
     if decision.role < Role.VIEWER:
         return error(tried, f"you may not triage in {env}: {decision.why}")
@@ -110,10 +111,7 @@ async def status(services: Services, user: str, args: list[str]) -> Reply:
     tried = "/crashloop status " + " ".join(args)
     env = args[0] if args else None
     if env is not None and env not in services.config.environments:
-        return error(
-            tried,
-            f"unknown environment {sb.code_span(env)}; configured: {', '.join(sorted(services.config.environments))}",
-        )
+        return error(tried, _unknown_environment(services, env))
     decision = await services.access.role(user, env)
     if decision.role < Role.VIEWER:
         return error(tried, f"you may not see incidents: {decision.why}")
@@ -166,10 +164,7 @@ async def remedy(services: Services, user: str, remedy_id: str, args: list[str],
     if "value" in overrides:
         return error(tried, "literal values are not taken on a command line (Slack keeps it): use the button's form")
     if env not in services.config.environments:
-        return error(
-            tried,
-            f"unknown environment {sb.code_span(env)}; configured: {', '.join(sorted(services.config.environments))}",
-        )
+        return error(tried, _unknown_environment(services, env))
     refused = await services.guard.admit(Actor(user), env, name, remedy_id)  # before any cluster read for the asker
     if refused is not None:
         return error(tried, sb.escape(refused.reason))
