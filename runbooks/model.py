@@ -319,7 +319,14 @@ class Evidence:
 
     @property
     def restarts(self) -> int:
+        """Restarts summed over every container of every pod of the workload (`workload_restarts` in output)."""
         return sum(p.restarts for p in self.pods)
+
+    @property
+    def focus_restarts(self) -> int | None:
+        """The focus container's restart count, the number the finding quotes (`restarts` in every output: the
+        Slack message and its metadata, the incident row, `crashloop triage`); None without a focus container."""
+        return self.focus.restart_count if self.focus else None
 
     def focus_logs(self) -> LogExcerpt | None:
         for log in self.logs:

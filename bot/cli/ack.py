@@ -1,12 +1,15 @@
 """`crashloop ack ENV NAMESPACE WORKLOAD`: "I'm on it" from a terminal, as `cli:<user>`.
 
 The same rule as the Slack button (`bot.incidents.ownership`): the responder role of the environment (with no
-`cli:` principal in `access`, the operator's kubeconfig decides and they are a responder), one owner at a time,
+`cli:` principal in `access`, the operator's kubeconfig decides and they are a responder — and as owning reads no
+cluster, that means anyone with the database URL and CRASHLOOP_AUDIT_KEY, under any `--as` name: the README's
+"Guarded remedies" says so), one owner at a time,
 `--take-over` to take an owned incident over, every step audited. The running bot brings the root message up to
 date on its next pass (the incident is marked for it in SQL).
 
-Exit codes: 0 owned (now or already), 2 refused, unknown, resolved, owned by someone else without --take-over,
-or not owned because the audit log cannot be written (no CRASHLOOP_AUDIT_KEY, or the database refused the row).
+Exit codes: 0 owned (now or already), 1 the database cannot be reached, 2 refused, unknown, resolved, owned by
+someone else without --take-over, or not owned because the audit log cannot be written (no CRASHLOOP_AUDIT_KEY,
+or the database refused the row: the owner and its row are one transaction, so nothing was owned).
 """
 
 from __future__ import annotations
@@ -29,11 +32,15 @@ from bot.store.migrate import upgrade
 from bot.store.rows import IncidentRow
 from bot.wiring import build_core
 
-EXIT_REFUSED = 2
+EXIT_UNAVAILABLE, EXIT_REFUSED = 1, 2
 
 
 class Refused(Exception):
     """End the command with this message (exit 2)."""
+
+
+class Unavailable(Exception):
+    """The database cannot be used: end the command with this message (exit 1)."""
 
 
 async def ack(config: Config, environment: str, namespace: str, workload: str, *, user: str, take_over: bool) -> str:
@@ -44,7 +51,10 @@ async def ack(config: Config, environment: str, namespace: str, workload: str, *
     ownership = Ownership(store=core.store, audit=core.audit, access=AccessControl(config, None), resync=_marked)
     actor = Actor(f"cli:{user}", user)
     try:
-        await upgrade(core.store.engine)
+        try:
+            await upgrade(core.store.engine)
+        except StoreUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
         incidents = await core.store.list_incidents(environment=environment, status="open")
         incident = next((i for i in incidents if (i.namespace, i.workload) == (namespace, workload)), None)
         if incident is None:
@@ -53,7 +63,7 @@ async def ack(config: Config, environment: str, namespace: str, workload: str, *
             outcome = await ownership.acknowledge(actor, incident.id)
             if isinstance(outcome, OwnedByOther) and take_over:
                 outcome = await ownership.take_over(actor, incident.id, str(outcome.incident.owner_id))
-        except StoreUnavailable as exc:  # the owner was given back: nothing is owned without its audit row
+        except StoreUnavailable as exc:  # the owner and its audit row are one transaction: neither was written
             raise Refused(f"not owned: the database refused to record it ({exc})") from exc
         return _said(outcome)
     finally:
@@ -62,8 +72,8 @@ async def ack(config: Config, environment: str, namespace: str, workload: str, *
 
 
 async def _marked(incident_id: int) -> None:
-    """Nothing more to do here: the incident is marked in SQL and the running bot's sync loop updates its root
-    message on its next pass."""
+    """Nothing more to do here: the incident is marked in SQL (its sync_seq bumped, so a sync the running bot has
+    in flight cannot clear the mark) and the bot's sync loop updates its root message on its next pass."""
 
 
 def _said(outcome: Outcome) -> str:
@@ -107,3 +117,5 @@ def ack_command(
         echo(asyncio.run(ack(config, environment, namespace, workload, user=user, take_over=take_over)))
     except Refused as exc:
         _fail(str(exc), EXIT_REFUSED)
+    except Unavailable as exc:
+        _fail(str(exc), EXIT_UNAVAILABLE)

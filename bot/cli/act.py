@@ -7,7 +7,8 @@ to the workload within `guard.remedy_repeat_days`, which needs one too: use Slac
 audited. It prints the server-side dry run and the diff, asks before applying (unless --yes), then says on
 stderr what it waits for while the pods recover.
 
-Exit codes: 0 done (or declined at the prompt), 1 applied but failed or not recovered, 2 refused.
+Exit codes: 0 done (or declined at the prompt), 1 applied but failed or not recovered, or the database cannot
+be used, 2 refused.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from bot.guard.outcomes import (
 from bot.guard.trail import Actor
 from bot.kube.client import KubeConfigError, KubeError
 from bot.remedies.params import default_params, typed_params
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 from bot.store.changes import ChangeRow
 from bot.store.migrate import upgrade
 from bot.triage.locate import WorkloadNotFound
@@ -109,6 +110,8 @@ async def act(config: Config, request: Request, *, user: str) -> str:
         raise Stop(str(exc), EXIT_REFUSED) from exc
     except KubeError as exc:
         raise Stop(f"the cluster could not be read: {exc}", EXIT_FAILED) from exc
+    except StoreUnavailable as exc:
+        raise Stop(str(exc), EXIT_FAILED) from exc
     finally:
         core.triager.close()
         await core.store.close()

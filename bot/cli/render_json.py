@@ -1,7 +1,9 @@
 """The triage as JSON (`crashloop triage --format json`): a stable shape for scripts and other tools.
 
 Top-level keys are a public contract: environment, namespace, workload, kind, pod, container, branch,
-confidence, summary, reasons, exit_code, reason, restarts, remedies (id, title, params), success_criteria,
+confidence, summary, reasons, exit_code, reason, restarts (the focus container's restart count, the number the
+summary quotes; null without one), workload_restarts (summed over the workload's pods), remedies (id, title,
+params), success_criteria,
 proposal (reviewable YAML, e.g. the RBAC granting a missing verb, never applied),
 plus the evidence (logs, events, rollout, references, read failures).
 """
@@ -34,7 +36,8 @@ def to_dict(result: TriageResult) -> dict[str, Any]:
         "exit_code": term.exit_code if term else None,
         "reason": (term.reason if term else None) or (focus.waiting_reason if focus else None),
         "waiting_reason": focus.waiting_reason if focus else None,
-        "restarts": ev.restarts,
+        "restarts": ev.focus_restarts,
+        "workload_restarts": ev.restarts,
         "remedies": [r.as_dict() for r in f.remedies],
         "next_step": f.next_step,
         "success_criteria": f.success_criteria,

@@ -56,7 +56,7 @@ def _header(ev: Evidence, finding: Finding, seconds: float) -> str:
         lines.append(f"  Pod {ev.focus_pod}  {kind} {c.name}  state {state}  restarts {c.restart_count}")
         lines.append(f"  Last exit: reason {reason}, exit {exit_text}")
     ready = sum(1 for p in ev.pods if p.ready)
-    lines.append(f"  Pods ready: {ready}/{len(ev.pods)}  total restarts: {ev.restarts}")
+    lines.append(f"  Pods ready: {ready}/{len(ev.pods)}  workload restarts: {ev.restarts}")
     return "\n".join(lines)
 
 

@@ -8,6 +8,8 @@ asks again with `fresh=True`, so someone removed from a responder group cannot a
 
 The terminal (`crashloop act`) acts as `cli:<user>`: when `access` lists any `cli:` principal, only those listed
 may act; when it lists none, the operator's own kubeconfig decides (the cluster's RBAC) and they are a responder.
+The name is a claim (`--as`), not a login; and `crashloop ack` reads no cluster, so with no `cli:` principal
+listed anyone holding the database URL and the audit key owns incidents as a responder (README, "Guarded remedies").
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Owning is not a change to the workload, but it is a claim other responders rely on ("ana has it"), so it takes
 the responder role of the incident's environment (a viewer may watch, not own: `bot.guard.access`), it is
 recorded on the incident (owner and since when, shown on the root message) and every step is audited
-(`acknowledged`, `taken_over`, a refusal as `denied`). Of two clicks at once the database lets one win
-(`Store.set_incident_owner` is conditional on the owner the click saw); the other is told who owns it now.
+(`acknowledged`, `taken_over`, a refusal as `denied`) — the owner and its audit row in one transaction
+(`AuditLog.append_with`), so there is never an owner without its row. Of two clicks at once the database lets one
+win (`Store.owner_change` is conditional on the owner the click saw); the other is told who owns it now.
 Slack-free: the handler renders the outcomes.
 """
 
@@ -62,7 +63,9 @@ class Where:
 
 class Ownership:
     """Acknowledge and take over incidents; `resync(incident_id)` asks the incident queue to bring the root
-    message up to date (the incident is already marked for it in SQL, so a replica's sync loop gets it anyway)."""
+    message up to date. The incident is already marked for it in SQL (its `sync_seq` bumped), so a sync in flight
+    anywhere cannot clear the mark, and the sync loop of any replica (or of the bot, after `crashloop ack`)
+    brings it up to date."""
 
     def __init__(
         self,
@@ -111,49 +114,46 @@ class Ownership:
         return incident
 
     async def _take(self, actor: Actor, incident: IncidentRow, where: Where) -> Outcome:
+        """The actor owns the incident: the owner and its audit row are written in one transaction (nothing is
+        owned without its row; a refused row, a database error or a cancellation leave the owner as it was)."""
         name = actor.name or await self.access.name_of(actor.id)
-        taken = await self.store.set_incident_owner(incident.id, actor.id, name, expected_owner=incident.owner_id)
+        change = self.store.owner_change(incident.id, actor.id, name, expected_owner=incident.owner_id)
+        if incident.owner_id is None:
+            event = self._event("acknowledged", "ok", actor, name, incident, where, f"owns incident {incident.id}")
+        else:
+            detail = f"took incident {incident.id} over from {incident.owner_name or incident.owner_id}"
+            event = self._event("taken_over", "ok", actor, name, incident, where, detail)
+        taken = await self.audit.append_with(event, change)
         if taken is None:  # resolved, or someone else's click won: say how it is now
             now = await self.store.get_incident(incident.id)
             if now is None or now.status != "open":
                 return NotOwnable(f"the incident on {incident.workload} is already resolved", now)
             return AlreadyYours(now) if now.owner_id == actor.id else OwnedByOther(now)
-        try:
-            if incident.owner_id is None:
-                await self._audit("acknowledged", "ok", actor, taken, where, f"owns incident {incident.id}")
-            else:
-                was = incident.owner_name or incident.owner_id
-                detail = f"took incident {incident.id} over from {was}"
-                await self._audit("taken_over", "ok", actor, taken, where, detail)
-        except Exception:  # no ownership without its audit row: give it back, and let the caller say it failed
-            await self.store.set_incident_owner(
-                incident.id,
-                incident.owner_id,
-                incident.owner_name,
-                expected_owner=actor.id,
-                since=incident.owned_since,
-            )
-            raise
         await self.resync(taken.id)
         return Owned(taken, incident.owner_id, incident.owner_name)
 
     async def _audit(
         self, action: str, outcome: str, actor: Actor, incident: IncidentRow, where: Where, detail: str
     ) -> None:
-        await self.audit.append(
-            AuditEvent(
-                action=action,
-                outcome=outcome,
-                actor_id=actor.id,
-                actor_name=actor.name or await self.access.name_of(actor.id),
-                environment=incident.environment,
-                namespace=incident.namespace,
-                workload=incident.workload,
-                detail=detail,
-                incident_id=incident.id,
-                slack_channel=where.channel or incident.channel,
-                slack_ts=where.ts or _posted(incident.root_ts),
-            )
+        name = actor.name or await self.access.name_of(actor.id)
+        await self.audit.append(self._event(action, outcome, actor, name, incident, where, detail))
+
+    @staticmethod
+    def _event(
+        action: str, outcome: str, actor: Actor, name: str | None, incident: IncidentRow, where: Where, detail: str
+    ) -> AuditEvent:
+        return AuditEvent(
+            action=action,
+            outcome=outcome,
+            actor_id=actor.id,
+            actor_name=name,
+            environment=incident.environment,
+            namespace=incident.namespace,
+            workload=incident.workload,
+            detail=detail,
+            incident_id=incident.id,
+            slack_channel=where.channel or incident.channel,
+            slack_ts=where.ts or _posted(incident.root_ts),
         )
 
 

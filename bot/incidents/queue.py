@@ -103,14 +103,12 @@ class IncidentWorker:
     async def resync(self, incident_id: int) -> None:
         """Bring an incident's root message up to date after a change made outside the queue (e.g. a new owner).
 
-        Marked under the incident's lock: a sync in progress (rendered before the change) finishes first and
-        cannot clear the mark after the change was made.
+        Marking bumps the incident's `sync_seq` in SQL: a sync in flight (rendered before the change, in this
+        process or another) sees it changed and leaves the mark (`Store.finish_sync`).
         """
-        incident = await self.store.get_incident(incident_id)
-        if incident is None:
+        if await self.store.get_incident(incident_id) is None:
             return
-        async with self._incident_locks[incident.key]:
-            await self.store.update_incident(incident_id, needs_sync=1, sync_attempts=0, next_sync_at=None)
+        await self.store.update_incident(incident_id, needs_sync=1, sync_attempts=0, next_sync_at=None)
         self._sync_wake.set()
 
     async def _sync_loop(self, stop: asyncio.Event) -> None:
@@ -402,7 +400,7 @@ class IncidentWorker:
             "branch": str(finding.branch) if finding.branch else None,
             "reason": (term.reason if term else None) or (focus.waiting_reason if focus else None),
             "exit_code": term.exit_code if term else None,
-            "restarts": message["metadata"]["restarts"],  # the number the message shows
+            "restarts": ev.focus_restarts,  # the focus container's: the number the message shows
             "pod": ev.focus_pod,
             "container": ev.focus_container,
             "summary": finding.summary,
@@ -427,18 +425,22 @@ class IncidentWorker:
         return values
 
     async def sync(self, incident: IncidentRow) -> IncidentRow:
-        """Make Slack show the incident's state: root message posted or updated, pending replies sent."""
+        """Make Slack show the incident's state: root message posted or updated, pending replies sent.
+
+        The mark is cleared only if the incident is still as it was read (its `sync_seq`): a change committed
+        while Slack was being talked to — by any process — keeps it marked for the next pass."""
+        seen = incident.sync_seq
         if not incident.channel:
             log.error(
                 "environment %s has no Slack channel: incident %s is not posted", incident.environment, incident.id
             )
-            return await self.store.update_incident(incident.id, needs_sync=0, slack_error="no channel configured")
+            return await self.store.finish_sync(incident.id, seen, slack_error="no channel configured")
         wait = self._update_wait(incident)
         if wait > 0:  # updated moments ago: fold this change into the next update instead of spamming
             return await self.store.update_incident(
                 incident.id, next_sync_at=datetime.now(UTC) + timedelta(seconds=wait)
             )
-        done = await self.store.changes.of_incident(incident.id) if incident.status == "resolved" else []
+        done = await self.store.changes.done_about(incident) if incident.status == "resolved" else []
         payload = incident_message.root(incident, datetime.now(UTC), done)
         payload = incident_message.with_silence(payload, await self._silence_blocks(incident))
         try:
@@ -461,7 +463,7 @@ class IncidentWorker:
             return await self.store.update_incident(
                 incident.id, slack_error=error, sync_attempts=attempts, next_sync_at=datetime.now(UTC) + delay
             )
-        return await self.store.update_incident(incident.id, needs_sync=0, slack_error=None, sync_attempts=0)
+        return await self.store.finish_sync(incident.id, seen, slack_error=None, sync_attempts=0)
 
     async def _silence_blocks(self, incident: IncidentRow) -> list[dict[str, Any]]:
         """The workload's silence (or a Silence button) for the root message of an open incident."""

@@ -34,11 +34,19 @@ MAX_TEXT = 40000  # the top-level `text` fallback
 LOG_LINES_IN_MESSAGE = 15
 TRUNCATED = "… (truncated)"
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-# a pod UID as events carry it: "pod x_ns(UID)", "(UID: …)", "pod_uid=…", "uid: …", or bare
+# a pod UID in the forms events carry it, and only those: "pod web-1_shop(UID)" (kubelet's name_namespace(uid),
+# the paren right after the name), "(UID: …)", "pod_uid=…", "uid: …". A bare UUID is left alone: it is part of a
+# name ("volume pvc-<uuid>") or an id someone needs (a cloud request id). No unbounded run before a literal: each
+# position is tried in constant time, so a long whitespace run in an event message costs linear time.
 _UID = re.compile(
-    rf"\s*\(\s*(?:(?:pod[_ ]?)?uid\s*[:=]?\s*)?{_UUID}\s*\)|\s*\b(?:pod[_ ]?)?uid\s*[:=]\s*{_UUID}|{_UUID}", re.I
+    rf"(?<=[a-z0-9])\({_UUID}\)"
+    rf"| ?\((?:pod[_ ]?)?uid ?[:=] ?{_UUID}\)"
+    rf"| ?\b(?:pod[_ ]?)?uid ?[:=] ?{_UUID}\b",
+    re.I,
 )
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_FORMATTING = re.compile(r"[*_~`]")
+BACKTICK_LOOKALIKE = "ˋ"  # U+02CB: what a backtick in text shown as code becomes
 
 
 def escape(text: str) -> str:
@@ -51,11 +59,24 @@ def strip_uids(text: str) -> str:
     return re.sub(r"  +", " ", _UID.sub("", text)).strip()
 
 
+def code_span(text: str, limit: int | None = None) -> str:
+    """`text` (cut to `limit` first, then escaped once) as inline code: nothing in it formats, and a backtick,
+    which would end the span early, is shown as a lookalike (ˋ)."""
+    shown = text if limit is None else clip(text, limit)
+    return f"`{escape(shown).replace('`', BACKTICK_LOOKALIKE)}`"
+
+
+def inert(text: str) -> str:
+    """User- or cluster-supplied text (a name) that must read as itself: escaped; if it holds a character that
+    formats in mrkdwn (`*_~` or a backtick), shown as inline code, where none of them formats."""
+    return code_span(text) if _FORMATTING.search(text) else escape(text)
+
+
 def mention(user_id: str, name: str | None = None) -> str:
-    """A Slack user as a mention (`<@U…>`); anyone else (`cli:ana`, `bot`) by name, escaped."""
+    """A Slack user as a mention (`<@U…>`); anyone else (`cli:ana`, `bot`) by name, made inert."""
     if _SLACK_USER.match(user_id):
         return f"<@{user_id}>"
-    return escape(name or user_id)
+    return inert(name or user_id)
 
 
 def clip(text: str, limit: int) -> str:
@@ -78,7 +99,7 @@ def section(markdown: str, fields: Sequence[str] = ()) -> Block:
 
 def code_section(title: str, lines: Sequence[str]) -> Block:
     """A titled code block that keeps the *last* lines when it must be cut (the crash is at the end)."""
-    body = "\n".join(escape(line) for line in lines).replace("```", "ˋˋˋ")
+    body = "\n".join(escape(line) for line in lines).replace("```", BACKTICK_LOOKALIKE * 3)
     room = MAX_SECTION - len(title) - 10
     if len(body) > room:
         body = "…\n" + body[-(room - 2) :]
@@ -163,12 +184,6 @@ def _verdict(finding: Finding) -> str:
     return f"*{escape(finding.summary)}*\nRunbook branch: *{title}* · confidence {finding.confidence:.0%}"
 
 
-def restarts_of(ev: Evidence) -> int:
-    """The one restart count a message shows: the focus container's, from the pod read the finding was made on
-    (the summary quotes the same number); the whole workload's only when there is no focus."""
-    return ev.focus.restart_count if ev.focus else ev.restarts
-
-
 def _fields(ev: Evidence) -> list[str]:
     c = ev.focus
     if c is None:
@@ -182,7 +197,7 @@ def _fields(ev: Evidence) -> list[str]:
         f"*Reason*\n{escape((term.reason if term else None) or c.waiting_reason or '-')}",
         f"*Exit code*\n{escape(exit_text)}",
         f"*State*\n{escape(c.waiting_reason or ('running' if c.running_since else '-'))}",
-        f"*Restarts*\n{restarts_of(ev)} (pods ready {sum(p.ready for p in ev.pods)}/{len(ev.pods)})",
+        f"*Restarts*\n{c.restart_count} (pods ready {sum(p.ready for p in ev.pods)}/{len(ev.pods)})",
     ]
 
 
@@ -193,7 +208,7 @@ def _why(finding: Finding) -> Block | None:
     for r in finding.reasons[:8]:
         lines.append(f"• {escape(r.text)}")
         if r.quote:
-            lines.append(f"> `{escape(shown_quote(r))[:400]}`")
+            lines.append(f"> {code_span(shown_quote(r), 400)}")
     return section("\n".join(lines))
 
 
@@ -241,7 +256,7 @@ def _events(ev: Evidence) -> Block | None:
     for g in [*warnings, *normal][:6]:  # each distinct event once, with how many pods reported it
         count = f" ×{g.count}" if g.count > 1 else ""
         pods = f" ({g.pods} pods)" if g.pods > 1 else ""
-        lines.append(f"• `{escape(g.reason)}`{count}{pods} {escape(g.message)[:300]}")
+        lines.append(f"• {code_span(g.reason)}{count}{pods} {escape(clip(g.message, 300))}")
     return section("\n".join(lines))
 
 

@@ -51,8 +51,12 @@ class Reply:
 
 
 def error(tried: str, why: str) -> Reply:
-    text = f":no_entry: `{tried}` — {why}"
+    text = f":no_entry: {sb.code_span(tried)} — {why}"  # what the user typed, inert
     return Reply(text, [sb.section(text)])
+
+
+def _unknown_environment(services: Services, env: str) -> str:
+    return f"unknown environment {sb.code_span(env)}; configured: {', '.join(sorted(services.config.environments))}"
 
 
 async def run(services: Services, user: str, text: str, channel: str | None = None) -> Reply:
@@ -86,9 +90,7 @@ async def triage(services: Services, user: str, args: list[str]) -> Reply:
         return error(tried, "usage: `/crashloop triage ENV WORKLOAD`")
     env, name = args
     if env not in services.config.environments:
-        return error(
-            tried, f"unknown environment `{env}`; configured: {', '.join(sorted(services.config.environments))}"
-        )
+        return error(tried, _unknown_environment(services, env))
     decision = await services.access.role(user, env)
     if decision.role < Role.VIEWER:
         return error(tried, f"you may not triage in {env}: {decision.why}")
@@ -117,9 +119,7 @@ async def status(services: Services, user: str, args: list[str]) -> Reply:
     tried = "/crashloop status " + " ".join(args)
     env = args[0] if args else None
     if env is not None and env not in services.config.environments:
-        return error(
-            tried, f"unknown environment `{env}`; configured: {', '.join(sorted(services.config.environments))}"
-        )
+        return error(tried, _unknown_environment(services, env))
     decision = await services.access.role(user, env)
     if decision.role < Role.VIEWER:
         return error(tried, f"you may not see incidents: {decision.why}")
@@ -155,7 +155,7 @@ async def history(services: Services, user: str, args: list[str]) -> Reply:
     lines = [f"*Last {len(records)} audit entries for `{sb.escape(workload)}` ({env})*"]
     for r in records:
         e = r.event
-        who = f"<@{e.actor_id}>" if e.actor_id.startswith(("U", "W")) else sb.escape(e.actor_id)
+        who = sb.mention(e.actor_id)  # a Slack user as a mention, a terminal name (`cli:…`) inert
         detail = f" — {sb.escape(e.detail[:200])}" if e.detail else ""
         lines.append(f"• {slack_date(r.at)} {who} *{e.action}* ({e.outcome}) {e.remedy or ''}{detail}")
     text = "\n".join(lines)
@@ -172,9 +172,7 @@ async def remedy(services: Services, user: str, remedy_id: str, args: list[str],
     if "value" in overrides:
         return error(tried, "literal values are not taken on a command line (Slack keeps it): use the button's form")
     if env not in services.config.environments:
-        return error(
-            tried, f"unknown environment `{env}`; configured: {', '.join(sorted(services.config.environments))}"
-        )
+        return error(tried, _unknown_environment(services, env))
     refused = await services.guard.admit(Actor(user), env, name, remedy_id)  # before any cluster read for the asker
     if refused is not None:
         return error(tried, sb.escape(refused.reason))

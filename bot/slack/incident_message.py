@@ -58,7 +58,10 @@ def body(
         "branch": str(finding.branch) if finding.branch else "none",
         "reason": (term.reason if term else None) or (focus.waiting_reason if focus else None) or "",
         "exit_code": term.exit_code if term and term.exit_code is not None else -1,
-        "restarts": sb.restarts_of(ev),  # the number the message shows
+        # one meaning per key: `restarts` is the focus container's count (the number the message and the summary
+        # show), `workload_restarts` the sum over the workload's pods; -1: unknown (as exit_code)
+        "restarts": _known(ev.focus_restarts),
+        "workload_restarts": ev.restarts,
     }
     blocks = sb.finding_blocks(
         ev,
@@ -145,8 +148,14 @@ def _bare_payload(incident: IncidentRow) -> dict[str, Any]:
         "branch": incident.branch or "none",
         "reason": incident.reason or "",
         "exit_code": incident.exit_code if incident.exit_code is not None else -1,
-        "restarts": incident.restarts or 0,
+        "restarts": _known(incident.restarts),
+        "workload_restarts": -1,  # not triaged: unknown
     }
+
+
+def _known(count: int | None) -> int:
+    """A count for the metadata, whose values are not null: -1 when unknown."""
+    return -1 if count is None else count
 
 
 def status_line(incident: IncidentRow, now: datetime) -> str:
@@ -168,7 +177,7 @@ def update_reply(old_summary: str | None, finding: Finding) -> str:
     was = f" (was: {sb.escape(old_summary)})" if old_summary and old_summary != finding.summary else ""
     step = finding.remedies[0].title if finding.remedies else finding.next_step
     decisive = sb.decisive_quote(finding)  # the line the call was made on
-    quote = f"\n> `{sb.escape(decisive)[:300]}`" if decisive else ""
+    quote = f"\n> {sb.code_span(decisive, 300)}" if decisive else ""
     tail = f"\nNext step: {sb.escape(step)}" if step else ""
     return f"*Update:* {sb.escape(finding.summary)}{was}{quote}{tail}"
 

@@ -62,7 +62,7 @@ def _diagnosis(incident: IncidentRow) -> str:
     if branch in BRANCH_VALUES:
         lines.append(f"Runbook branch: *{BRANCH_TITLES[Branch(branch)]}*")
     if stored.get("quote"):
-        lines.append(f"> `{sb.escape(str(stored['quote']))[:400]}`")
+        lines.append(f"> {sb.code_span(str(stored['quote']), 400)}")
     return "\n".join(lines)
 
 

@@ -24,11 +24,11 @@ import asyncio
 import json
 import random
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -81,6 +81,10 @@ __all__ = [
     "mask_params",
     "record_to_json",
 ]
+
+T = TypeVar("T")
+# work done in the audit row's transaction (`AuditLog.append_with`): its result, or None for nothing to record
+Write = Callable[[AsyncConnection], Awaitable[T | None]]
 
 MASK = "••••"
 # Keys whose values never reach the log: these names, or snake/kebab-case names with one of them as a word
@@ -169,16 +173,33 @@ class AuditLog:
         """
         when = _utc(at or datetime.now(UTC))
         key = self.keyring.current
-        record = await self._append_retrying(_redacted(event), when, key)
+        record, _ = await self._append_retrying(_redacted(event), when, key)
         await publish(make_checkpoint(key, count=record.seq, head=record.hash, at=datetime.now(UTC)), self.sinks)
         return record
 
-    async def _append_retrying(self, event: AuditEvent, at: datetime, key: AuditKey) -> AuditRecord:
+    async def append_with(self, event: AuditEvent, write: Write[T]) -> T | None:
+        """Run `write` and append `event` in ONE transaction: both are committed, or neither is. `write` returning
+        None means there is nothing to record (e.g. its conditional UPDATE matched no row): nothing is committed
+        and None is returned. A database error, or a cancellation, leaves nothing behind either.
+
+        Raises StoreUnavailable when the database refused (nothing was written)."""
+        when = _utc(datetime.now(UTC))
+        key = self.keyring.current
+        try:
+            record, written = await self._append_retrying(_redacted(event), when, key, write)
+        except _NothingToRecord:
+            return None
+        await publish(make_checkpoint(key, count=record.seq, head=record.hash, at=datetime.now(UTC)), self.sinks)
+        return written
+
+    async def _append_retrying(
+        self, event: AuditEvent, at: datetime, key: AuditKey, write: Write[T] | None = None
+    ) -> tuple[AuditRecord, T | None]:
         """Append; a losing race with another replica (a UNIQUE conflict) is retried after a short pause."""
         for attempt in range(1, APPEND_ATTEMPTS + 1):
             try:
                 with _unavailable():
-                    return await self._append_once(event, at, key)
+                    return await self._append_once(event, at, key, write)
             except StoreUnavailable as exc:
                 if attempt == APPEND_ATTEMPTS or not isinstance(exc.__cause__, IntegrityError):
                     raise
@@ -227,8 +248,13 @@ class AuditLog:
                     return result
                 return await check_against(result, checkpoints, keyring, lambda seqs: self._hashes_at(conn, seqs))
 
-    async def _append_once(self, event: AuditEvent, at: datetime, key: AuditKey) -> AuditRecord:
+    async def _append_once(
+        self, event: AuditEvent, at: datetime, key: AuditKey, write: Write[T] | None
+    ) -> tuple[AuditRecord, T | None]:
         async with self._engine.connect() as conn, _writing(conn):
+            written = None if write is None else await write(conn)
+            if write is not None and written is None:
+                raise _NothingToRecord  # rolls the transaction back
             last = (await conn.execute(_head_query())).first()
             seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
             unhashed = AuditRecord(seq=seq, at=at, event=event, prev_hash=prev_hash, hash="", key_id=key.key_id)
@@ -238,7 +264,7 @@ class AuditLog:
                     **event_values(event), seq=seq, at=at, key_id=key.key_id, prev_hash=prev_hash, hash=digest
                 )
             )
-        return replace(unhashed, hash=digest)
+        return replace(unhashed, hash=digest), written
 
     async def _all_records(self, conn: AsyncConnection) -> AsyncIterator[AuditRecord]:
         """Every row in seq order, a batch at a time (keyset pagination: no long-lived cursor)."""
@@ -268,6 +294,10 @@ class AuditLog:
             )
             found.update({row.seq: row.hash for row in await conn.execute(query)})
         return found
+
+
+class _NothingToRecord(Exception):
+    """`append_with`'s write found nothing to do: its transaction is rolled back, no row is appended."""
 
 
 def audit_log_for(engine: AsyncEngine, settings: Settings) -> AuditLog:

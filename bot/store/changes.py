@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.rows import IncidentRow
 from bot.store.schema import changes
 
 ACTIVE_STATES = ("previewed", "awaiting_approval", "applying", "verifying")
@@ -121,6 +122,25 @@ class ChangeStore:
         async with self.engine.connect() as conn:
             query = select(changes).where(changes.c.incident_id == incident_id).order_by(changes.c.created_at)
             return [_row(r) for r in await conn.execute(query)]
+
+    async def done_about(self, incident: IncidentRow) -> list[ChangeRow]:
+        """What was done about an incident, oldest first: the changes requested from its thread, and those asked
+        for on its workload while it was open from where no incident is known (`crashloop act` proposes
+        without one: its change has no incident_id)."""
+        until = incident.resolved_at or datetime.now(UTC)
+        elsewhere = and_(
+            changes.c.incident_id.is_(None),
+            changes.c.environment == incident.environment,
+            changes.c.namespace == incident.namespace,
+            changes.c.workload == incident.workload,
+            changes.c.created_at >= incident.opened_at,
+            changes.c.created_at <= until,
+        )
+        if incident.kind:
+            elsewhere = and_(elsewhere, changes.c.kind == incident.kind)
+        query = select(changes).where(or_(changes.c.incident_id == incident.id, elsewhere))
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in await conn.execute(query.order_by(changes.c.created_at))]
 
     async def in_state(self, state: str, limit: int = 100) -> list[ChangeRow]:
         async with self.engine.connect() as conn:

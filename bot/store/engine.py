@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -233,9 +233,7 @@ class Store:
         return _incident_row(row), created
 
     async def update_incident(self, incident_id: int, **values: Any) -> IncidentRow:
-        values.setdefault("updated_at", utcnow())
-        if values.get("status") == "resolved":
-            values["open_marker"] = None
+        values = _marked(values)
         stmt = update(incidents).where(incidents.c.id == incident_id).values(**values).returning(*incidents.c)
         async with self.begin() as conn:
             row = (await conn.execute(stmt)).one()
@@ -251,10 +249,7 @@ class Store:
             if self.dialect == "postgresql":
                 query = query.with_for_update()
             current = _incident_row((await conn.execute(query)).one())
-            values = compute(current)
-            values.setdefault("updated_at", utcnow())
-            if values.get("status") == "resolved":
-                values["open_marker"] = None
+            values = _marked(compute(current))
             stmt = update(incidents).where(incidents.c.id == incident_id).values(**values).returning(*incidents.c)
             row = (await conn.execute(stmt)).one()  # the updated row in the same statement: one round trip less
         return _incident_row(row)
@@ -270,14 +265,38 @@ class Store:
     ) -> IncidentRow | None:
         """Make `owner_id` the owner (since `since`, default now; None: nobody) of an open incident whose owner
         is still `expected_owner` (None: nobody); None when the incident is resolved or its owner changed
-        meanwhile. Of two clicks one wins; the root message is marked for an update."""
-        now = utcnow()
-        held = incidents.c.owner_id.is_(None) if expected_owner is None else incidents.c.owner_id == expected_owner
-        owned_since = (since or now) if owner_id else None
-        values: dict[str, Any] = {"owner_id": owner_id, "owner_name": owner_name, "owned_since": owned_since}
-        values["updated_at"] = now
-        values.update(needs_sync=1, sync_attempts=0, next_sync_at=None)
+        meanwhile. Of two clicks one wins; the root message is marked for an update. Ownership that must be
+        audited goes through `owner_change` inside the audit row's transaction (`AuditLog.append_with`)."""
+        change = self.owner_change(incident_id, owner_id, owner_name, expected_owner=expected_owner, since=since)
         async with self.begin() as conn:
+            return await change(conn)
+
+    @staticmethod
+    def owner_change(
+        incident_id: int,
+        owner_id: str | None,
+        owner_name: str | None,
+        *,
+        expected_owner: str | None,
+        since: datetime | None = None,
+    ) -> Callable[[AsyncConnection], Awaitable[IncidentRow | None]]:
+        """`set_incident_owner` as a step of a caller's transaction: run it on the transaction's connection."""
+
+        async def change(conn: AsyncConnection) -> IncidentRow | None:
+            now = utcnow()
+            held = incidents.c.owner_id.is_(None) if expected_owner is None else incidents.c.owner_id == expected_owner
+            owned_since = (since or now) if owner_id else None
+            values = _marked(
+                {
+                    "owner_id": owner_id,
+                    "owner_name": owner_name,
+                    "owned_since": owned_since,
+                    "updated_at": now,
+                    "needs_sync": 1,
+                    "sync_attempts": 0,
+                    "next_sync_at": None,
+                }
+            )
             result = await conn.execute(
                 update(incidents)
                 .where(incidents.c.id == incident_id, incidents.c.status == "open", held)
@@ -285,6 +304,19 @@ class Store:
             )
             if not result.rowcount:
                 return None
+            row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
+            return _incident_row(row)
+
+        return change
+
+    async def finish_sync(self, incident_id: int, seen: int, **values: Any) -> IncidentRow:
+        """Slack shows the incident as it was when its `sync_seq` was `seen`: needs_sync is cleared, unless a change
+        was made since (by any process: `crashloop ack`, another replica), which leaves it marked for the next pass.
+        One conditional statement, so no change can slip in between the check and the clear."""
+        values = {**values, "updated_at": utcnow()}
+        values["needs_sync"] = case((incidents.c.sync_seq == seen, 0), else_=incidents.c.needs_sync)
+        async with self.begin() as conn:
+            await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
             row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).one()
         return _incident_row(row)
 
@@ -377,6 +409,17 @@ class Store:
                 .values(used_at=now, used_by=user)
             )
             return bool(result.rowcount)
+
+
+def _marked(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` of an incident update with what every update implies: the time, the open marker of a resolved
+    incident, and `sync_seq` bumped when the change is one Slack must show (needs_sync=1)."""
+    values = {"updated_at": utcnow(), **values}
+    if values.get("status") == "resolved":
+        values["open_marker"] = None
+    if values.get("needs_sync") == 1:
+        values["sync_seq"] = incidents.c.sync_seq + 1
+    return values
 
 
 def _alert_row(row: Row[Any]) -> AlertRow:

@@ -60,6 +60,7 @@ class IncidentRow:
     owner_id: str | None = None  # who acknowledged ("I'm on it") or took it over, since `owned_since`
     owner_name: str | None = None
     owned_since: datetime | None = None
+    sync_seq: int = 0  # bumped by every change Slack must show: a sync clears needs_sync only if it is unchanged
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -129,6 +129,8 @@ incidents = Table(
     Column("owner_id", String(255)),  # who said "I'm on it": a Slack user id or `cli:<user>`
     Column("owner_name", RedactedString(255)),
     Column("owned_since", UTCDateTime),
+    # bumped by every change Slack must show (with needs_sync=1): a sync clears needs_sync only if it is unchanged
+    Column("sync_seq", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("environment", "namespace", "workload", "open_marker"),
 )
 

@@ -1,6 +1,8 @@
 """Who owns an incident ("I'm on it"), and the audit actions that record taking and taking over ownership.
 
-`incidents` gains owner_id, owner_name and owned_since (all NULL: nobody has acknowledged). The audit log's
+`incidents` gains owner_id, owner_name and owned_since (all NULL: nobody has acknowledged), and sync_seq: bumped
+by every change the root message must show, so a sync clears needs_sync only when nothing changed while it
+talked to Slack (an owner set by `crashloop ack` or another replica meanwhile is not lost). The audit log's
 CHECK on `action` is widened by `acknowledged` and `taken_over`; no row is rewritten (the keyed chain covers the
 row values, which stay as they are). On SQLite the CHECK lives in the table definition, so audit_log is copied
 into a new table with the wider CHECK (row values byte for byte, so every hash still verifies); on PostgreSQL
@@ -60,6 +62,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("owner_id", sa.String(255)))
         batch.add_column(sa.Column("owner_name", sa.String(255)))
         batch.add_column(sa.Column("owned_since", UTCDateTime))
+        batch.add_column(sa.Column("sync_seq", sa.Integer, nullable=False, server_default="0"))
     _set_action_check(NEW_ACTIONS)
 
 
@@ -71,7 +74,7 @@ def downgrade() -> None:
     if count:
         raise RuntimeError(f"audit_log holds {count} ownership row(s): downgrading below 0008 would refuse them")
     _set_action_check(OLD_ACTIONS)
-    with op.batch_alter_table("incidents") as batch:
-        batch.drop_column("owned_since")
-        batch.drop_column("owner_name")
-        batch.drop_column("owner_id")
+    # plain ALTER TABLE … DROP COLUMN (SQLite >= 3.35): a batch copy would DROP TABLE incidents, which alerts,
+    # proposals and changes reference, and foreign keys are on (bot/store/engine.py)
+    for column in ("sync_seq", "owned_since", "owner_name", "owner_id"):
+        op.drop_column("incidents", column)

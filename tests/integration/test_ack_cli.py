@@ -129,3 +129,26 @@ def test_nothing_is_owned_when_the_database_refuses_the_audit_row(tmp_path: Path
     assert result.exit_code == 2
     assert "not owned: the database refused to record it" in result.output
     assert owner(database)[0] is None  # given back: no ownership without its audit row
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///{tmp}/not-a-database",  # a file that is not a SQLite database
+        "postgresql+asyncpg://postgres@127.0.0.1:1/test",  # a server that is not there
+    ],
+)
+@pytest.mark.parametrize("command", [("ack", "prod", "shop", "web-app"), ("act", "rollout_restart", "prod", "web-app")])
+def test_an_unreachable_database_is_one_clear_line_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, command: tuple[str, ...]
+) -> None:
+    (tmp_path / "not-a-database").write_bytes(b"\x00garbage, not a database\n" * 100)
+    monkeypatch.setenv("CRASHLOOP_DATABASE_URL", url.format(tmp=tmp_path))
+    monkeypatch.setenv("CRASHLOOP_AUDIT_KEY", "unreachable-db-audit-key-0123456789abcdef")
+    monkeypatch.setenv("CRASHLOOP_SECRETS_DIR", str(tmp_path / "no-secrets"))
+    result = CliRunner().invoke(cli, ["--config", str(_config(tmp_path)), *command, "--as", "ana"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith("crashloop: the database cannot be used: ")
+    assert "Traceback" not in result.output

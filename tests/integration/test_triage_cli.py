@@ -278,3 +278,18 @@ def test_config_check_lists_the_operators_signatures(kubeconfig: Path, tmp_path:
     failed = CliRunner().invoke(cli, ["--config", str(broken), "config", "check"])
     assert failed.exit_code == 2
     assert "not a valid regex" in failed.output
+
+
+def test_restarts_has_one_meaning_the_focus_containers_and_workload_restarts_the_sum(config_file: Path) -> None:
+    data = triage_json(config_file, "prod", "ledger-api")  # two crash-looping pods: the two numbers differ
+    counts = {(p["name"], c["name"]): c["restart_count"] for p in data["pods"] for c in p["containers"]}
+    assert data["restarts"] == counts[(data["pod"], data["container"])]
+    assert data["workload_restarts"] == sum(counts.values())
+    assert data["workload_restarts"] > data["restarts"]
+    assert f"{data['restarts']} restarts" in data["summary"] or any(
+        f"{data['restarts']} restarts" in r["text"] for r in data["reasons"]
+    )
+    text = run(config_file, "triage", "prod", "ledger-api")
+    assert f"container {data['container']}  state " in text.output
+    assert f"restarts {data['restarts']}\n" in text.output
+    assert f"workload restarts: {data['workload_restarts']}" in text.output

@@ -130,6 +130,41 @@ async def test_a_record_reads_back_exactly_as_appended(log: AuditLog) -> None:
     }
 
 
+async def test_append_with_commits_the_write_and_the_row_together_or_neither(log: AuditLog, store: Store) -> None:
+    incident, _ = await store.open_incident("prod", "shop", "api", "Deployment")
+    owns = event(action="acknowledged", detail=f"owns incident {incident.id}", incident_id=incident.id)
+
+    # a write that finds nothing to do (someone else owns it already) appends nothing
+    await store.set_incident_owner(incident.id, "U0ONCALL2", "bob", expected_owner=None)
+    change = store.owner_change(incident.id, "U0ONCALL1", "alice", expected_owner=None)
+    assert await log.append_with(owns, change) is None
+    assert await log.list() == []
+
+    # cancelled inside the transaction (a Slack click's task torn down): neither the owner nor the row
+    in_transaction, hold = asyncio.Event(), asyncio.Event()
+    take = store.owner_change(incident.id, "U0ONCALL1", "alice", expected_owner="U0ONCALL2")
+
+    async def take_then_wait(conn: Any) -> Any:
+        taken = await take(conn)
+        in_transaction.set()
+        await hold.wait()
+        return taken
+
+    step = asyncio.create_task(log.append_with(owns, take_then_wait))
+    await in_transaction.wait()
+    step.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await step
+    assert (await store.get_incident(incident.id)).owner_id == "U0ONCALL2"  # type: ignore[union-attr]
+    assert await log.list() == []
+
+    taken = await log.append_with(owns, take)
+    assert taken is not None
+    assert taken.owner_id == "U0ONCALL1"
+    assert [(r.event.action, r.event.incident_id) for r in await log.list()] == [("acknowledged", incident.id)]
+    assert (await log.verify()).ok
+
+
 async def test_secret_params_are_masked_at_any_depth_before_they_are_stored(log: AuditLog, store: Store) -> None:
     params: dict[str, Any] = {
         "memory": "512Mi",

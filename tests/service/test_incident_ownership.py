@@ -197,3 +197,70 @@ async def test_nothing_is_owned_when_the_audit_row_cannot_be_written(bot_factory
     assert "the database refused to record it" in answer.text
     assert (await store.get_incident(incident.id)).owner_id is None  # type: ignore[union-attr]
     assert owner_line(bot.slack.message(CHANNEL, root.ts)) is None
+
+
+# the database also fails any write that would take an owner back (as if it went away right after the audit row
+# was refused): an owner written apart from its audit row could not be given back
+REFUSE_GIVING_BACK = {
+    "sqlite": [
+        "CREATE TRIGGER no_give_back BEFORE UPDATE OF owner_id ON incidents"
+        " WHEN OLD.owner_id IS NOT NULL AND NEW.owner_id IS NULL BEGIN SELECT RAISE(ABORT, 'database gone'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION no_give_back() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'database gone'; END $$",
+        "CREATE TRIGGER no_give_back BEFORE UPDATE OF owner_id ON incidents FOR EACH ROW"
+        " WHEN (OLD.owner_id IS NOT NULL AND NEW.owner_id IS NULL) EXECUTE FUNCTION no_give_back()",
+    ],
+}
+
+
+async def test_the_owner_and_its_audit_row_are_one_transaction(bot_factory: BotFactory, db_url: str) -> None:
+    bot = await bot_factory(db_url)
+    root = await posted(bot)
+    [incident] = await bot.services.store.list_incidents()
+    store = bot.services.store
+    async with store.engine.begin() as conn:
+        for statement in [*REFUSE_AUDIT[store.dialect], *REFUSE_GIVING_BACK[store.dialect]]:
+            await conn.execute(text(statement))
+    await click(bot, ALICE, "incident.ack", str(incident.id), root.ts)
+    answer = await told(bot, ALICE, "Not owned")
+    assert "the database refused to record it" in answer.text
+    now = await store.get_incident(incident.id)
+    assert now is not None
+    assert (now.owner_id, now.owned_since) == (None, None)
+    assert await audit_rows(bot) == []
+
+
+async def test_an_owner_set_by_another_process_during_a_root_update_reaches_the_message(
+    bot_factory: BotFactory, db_url: str
+) -> None:
+    """`crashloop ack` (or another replica) commits an owner while this process's chat.update is in flight: the
+    sync must not mark the incident up to date, or the root message would never show that owner."""
+    bot = await bot_factory(db_url)
+    root = await posted(bot)
+    [incident] = await bot.services.store.list_incidents()
+    await eventually(lambda: _synced(bot, incident.id))
+    store, slack = bot.services.store, bot.worker.slack
+    real_update = slack.update
+    committed: list[Any] = []
+
+    async def update_while_someone_acks(*args: Any, **kwargs: Any) -> Any:
+        sent = await real_update(*args, **kwargs)
+        if not committed:  # the other process commits after this payload was rendered, before the sync ends
+            committed.append(await store.set_incident_owner(incident.id, "cli:ana", "ana", expected_owner=None))
+        return sent
+
+    slack.update = update_while_someone_acks  # type: ignore[method-assign]
+    await bot.worker.resync(incident.id)  # e.g. a re-triage: the root message is updated
+
+    line = await eventually(lambda: owner_line(bot.slack.message(CHANNEL, root.ts)), within=5)
+    assert committed
+    assert committed[0] is not None
+    assert line.startswith("👤 ana owns this since <!date^")
+    assert await eventually(lambda: _synced(bot, incident.id))
+
+
+async def _synced(bot: Bot, incident_id: int) -> bool:
+    incident = await bot.services.store.get_incident(incident_id)
+    return incident is not None and not incident.needs_sync and bool(incident.root_ts)

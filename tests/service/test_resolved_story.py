@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from bot.core.config import Access, Config, Environment
 from bot.devtools.simcluster import SimCluster, load_scenarios
 from bot.devtools.slackstub.signing import block_actions_body, view_submission_body
+from bot.store import Store
 from tests.service.conftest import CHANNEL, CLUSTER, Bot, BotFactory, am_alert, am_payload, blocks_text, eventually
 
 ALICE, BOB = "U0ONCALL1", "U0ONCALL2"
@@ -29,14 +31,14 @@ def kubeconfig(sim: SimCluster, tmp_path: Path) -> Path:
     return Path(sim.write_kubeconfig(tmp_path / "kubeconfig", context="sim"))
 
 
-def config(kubeconfig: Path) -> Config:
+def config(kubeconfig: Path, *, approval: bool = True) -> Config:
     prod = Environment(
         context="sim",
         kubeconfig=str(kubeconfig),
         namespaces=["shop"],
         channel=CHANNEL,
         cluster_label=CLUSTER,
-        require_approval=True,
+        require_approval=approval,
     )
     return Config.model_validate(
         {
@@ -117,3 +119,72 @@ async def test_resolved_root_says_what_was_done_by_whom_and_how_long_it_took(
     actions = [r.event.action for r in await bot.services.audit.list()]
     assert actions[0] == "acknowledged"
     assert (await bot.services.audit.verify()).ok
+
+
+async def test_a_fix_made_with_crashloop_act_is_what_was_done(
+    bot_factory: BotFactory, kubeconfig: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`crashloop act` knows no incident (its change has no incident_id): the resolved message still says it."""
+    from bot.cli.act import Request, act
+
+    cfg = config(kubeconfig, approval=False)  # the terminal cannot reach a second responder
+    bot = await bot_factory(db_url, config=cfg)
+    pod_name = next(
+        p["metadata"]["name"]
+        for p in bot.sim.list_objects("v1", "pods", "shop")
+        if p["metadata"]["name"].startswith("web-app-")
+    )
+    await bot.alerts(am_payload(am_alert("shop", pod_name)))
+    root = await eventually(lambda: next(iter(bot.roots()), None))
+
+    monkeypatch.setenv("CRASHLOOP_DATABASE_URL", db_url)
+    said = await act(cfg, Request("rollout_undo", "prod", "web-app", "shop", {}, None, True, True), user="ana")
+    assert said.startswith("recovered: ")
+
+    await bot.alerts(am_payload(am_alert("shop", pod_name, status="resolved"), status="resolved"))
+    resolved = await eventually(
+        lambda: (m := bot.slack.message(CHANNEL, root.ts)) and "Resolved after" in blocks_text(m.blocks) and m
+    )
+    sections = [b["text"]["text"] for b in resolved.blocks if b["type"] == "section"]
+    [done_line] = [line for s in sections if s.startswith("*What was done*") for line in s.splitlines()[1:]]
+    assert done_line.startswith("• *Roll back")
+    assert " · by ana · <!date^" in done_line
+    assert done_line.endswith("✅ applied, verified: the workload recovered")
+
+
+async def test_what_was_done_is_the_incidents_changes_and_those_on_its_workload_while_it_was_open(
+    store: Store,
+) -> None:
+    incident, _ = await store.open_incident("prod", "shop", "web-app", "Deployment")
+    other, _ = await store.open_incident("prod", "shop", "ledger-api", "Deployment")
+
+    async def change(workload: str, incident_id: int | None, *, at: datetime | None = None) -> str:
+        made = await store.changes.create(
+            ttl=timedelta(minutes=5),
+            incident_id=incident_id,
+            environment="prod",
+            namespace="shop",
+            workload=workload,
+            kind="Deployment",
+            remedy="rollout_restart",
+            params={},
+            requested_by="cli:ana",
+        )
+        await store.changes.move(made.id, ["previewed"], "cancelled")
+        if at is not None:
+            await store.changes.update(made.id, created_at=at)
+        return made.id
+
+    before = await change("web-app", None, at=incident.opened_at - timedelta(minutes=1))  # an earlier episode
+    from_thread = await change("web-app", incident.id)
+    from_terminal = await change("web-app", None)  # `crashloop act`: no incident known
+    await change("ledger-api", None)  # another workload
+    await change("ledger-api", other.id)  # another incident
+    resolved = await store.update_incident(incident.id, status="resolved", resolved_at=datetime.now(UTC))
+    after = await change("web-app", None, at=datetime.now(UTC) + timedelta(minutes=1))  # after it resolved
+
+    done = [c.id for c in await store.changes.done_about(resolved)]
+
+    assert done == [from_thread, from_terminal]
+    assert before not in done
+    assert after not in done

@@ -150,3 +150,12 @@ async def test_hotspots_command_reports_for_the_asker(bot: Bot) -> None:
     await bot.slack_request(body)
     [post] = await eventually(lambda: posts_to(bot, url))
     assert "`--days N` takes a number of days from 1 to 90" in post.body["text"]
+
+
+async def test_what_a_user_typed_is_echoed_inert(bot: Bot) -> None:
+    body, url = command(bot, "triage `*st_ag~ing*` <!here>")
+    await bot.slack_request(body)
+    [post] = await eventually(lambda: posts_to(bot, url))
+    text = post.body["text"]
+    assert text.startswith(":no_entry: `/crashloop triage ˋ*st_ag~ing*ˋ &lt;!here&gt;` — ")
+    assert "unknown environment `ˋ*st_ag~ing*ˋ`; configured: prod" in text

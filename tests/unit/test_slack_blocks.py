@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from bot.slack import blocks as sb
 
 
@@ -93,6 +96,44 @@ def test_pod_uids_are_taken_out_of_event_text_in_every_form_events_carry_them() 
     assert (
         sb.strip_uids("pod web-7d9f-x2k restarted; image sha256:abc") == "pod web-7d9f-x2k restarted; image sha256:abc"
     )
+    assert sb.strip_uids(f'Unable to attach or mount volumes for pod "grafana-0_monitoring({uid})": timeout') == (
+        'Unable to attach or mount volumes for pod "grafana-0_monitoring": timeout'
+    )
+    assert sb.strip_uids(f"Deleting pod, uid: {uid}") == "Deleting pod,"
+
+
+def test_a_uuid_that_is_not_a_pod_uid_is_kept() -> None:
+    uid = "3f2a9c1e-7b4d-4e2a-9f10-5c6d7e8f9a0b"
+    mount = f'MountVolume.SetUp failed for volume "pvc-{uid}" : rpc error: code = Internal'
+    assert sb.strip_uids(mount) == mount  # the decisive line of the rbac_mounts branch, kept in the resolved message
+    cloud = f"AccessDenied (Service: S3; Status Code: 403; Request ID: {uid}; Proxy: null)"
+    assert sb.strip_uids(cloud) == cloud
+    assert sb.strip_uids(f"trace {uid} failed") == f"trace {uid} failed"
+
+
+def test_uid_stripping_is_linear_on_long_whitespace_runs() -> None:
+    """Event messages are attacker-influenced and this runs on the event loop: 100k blanks (with parens, tabs and
+    'uid' fragments that start a match) must not cost quadratic time. Run in a child process with a generous
+    bound: linear work takes milliseconds, the quadratic pattern this replaces took minutes."""
+    code = (
+        "from bot.slack.blocks import strip_uids\n"
+        "for text in (' ' * 100_000 + 'x', ' \\t' * 50_000 + '(', 'uid: ' * 20_000, ' (' * 50_000):\n"
+        "    strip_uids(text)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=30, check=False, capture_output=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_names_and_quotes_are_inert_in_mrkdwn() -> None:
+    assert sb.mention("cli:ana", "ana") == "ana"  # a plain name reads as before
+    assert sb.mention("cli:*x* _y_", "*x* _y_") == "`*x* _y_`"  # no bold, no italic: shown as code
+    assert sb.mention("cli:a~b~`c`", None) == "`cli:a~b~ˋcˋ`"  # a backtick cannot end the span
+    assert sb.mention("cli:<!here> & co", None) == "cli:&lt;!here&gt; &amp; co"  # escaped once, not twice
+    assert sb.mention("cli:*<b>*", None) == "`cli:*&lt;b&gt;*`"
+    assert sb.mention("U0ONCALL1", "*x*") == "<@U0ONCALL1>"
+    assert sb.code_span("run `rm -rf` & <x>") == "`run ˋrm -rfˋ &amp; &lt;x&gt;`"
+    assert sb.code_span("a" * 50, 20) == f"`{'a' * 7}{sb.TRUNCATED}`"  # cut before escaping: no broken entity
+    assert sb.code_span("&" * 50, 20) == f"`{'&amp;' * 7}{sb.TRUNCATED}`"
 
 
 def test_dates_are_slack_tokens_with_a_utc_fallback_and_durations_read_at_a_glance() -> None:
