@@ -20,6 +20,7 @@ ACTIONS = (
     "failed",
     "verified",
     "not_recovered",
+    "outcome_unknown",  # a PATCH whose answer was lost and whose re-read failed; `applied`/`failed` settle it
 )
 OUTCOMES = ("ok", "refused", "error")
 GENESIS = "0" * 64
