@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cli_speed
 	$(BIN)/python -m bench.storm
 	$(BIN)/python -m bench.recovery
+	$(BIN)/python -m bench.settle
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache
