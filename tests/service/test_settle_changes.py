@@ -26,6 +26,7 @@ from kubernetes import config as k8s_config
 from bot.devtools.simcluster import SimCluster, load_scenarios
 from bot.guard.executor import Target
 from bot.guard.held import seal_patch
+from bot.guard.trail import Actor
 from bot.remedies.patches import PatchPlan
 from bot.store import Store
 from bot.store.changes import ChangeRow
@@ -205,3 +206,39 @@ async def test_after_a_restart_the_patch_kept_in_sql_settles_an_unknown_outcome(
     assert ("applied", "ok") not in actions
     assert image_of(sim) == OLD_IMAGE
     assert (await second.services.audit.verify()).ok
+
+
+async def test_a_shutdown_while_the_patch_is_on_the_wire_leaves_the_change_to_the_settling_reread(
+    bot_factory: BotFactory, kubeconfig: Path, sim: SimCluster, db_url: str | None
+) -> None:
+    """At shutdown the event loop cancels an apply in progress: one whose patch was sent is not recorded failed
+    ("interrupted") but left to the settling re-read, which finds it landed."""
+    first = await bot_factory(db_url=db_url, config=config(kubeconfig))
+    root, cid = await previewed(first)
+    sim.add_fault(verb="patch", resource="deployments", name="web-app", delay=8.0, land=True, dry_run=False, times=1)
+    change = await first.services.store.changes.move(cid, ["previewed"], "applying")  # as `confirm` does
+    assert change is not None
+    applying = asyncio.ensure_future(first.services.guard.applier.apply(Actor(ALICE, "alice"), change))
+
+    async def landed_unanswered() -> bool:
+        now = await first.services.store.changes.get(cid)
+        return now is not None and now.held_patch is not None and image_of(sim) == UNDONE_IMAGE
+
+    await eventually(landed_unanswered)
+    applying.cancel()  # what the loop does to tasks still running when the process stops
+    with contextlib.suppress(asyncio.CancelledError):
+        await applying
+    left = await first.services.store.changes.get(cid)
+    assert left is not None
+    assert left.state == "applying"
+    assert left.held_patch is not None
+    assert ("failed", "error") not in [a[:2] for a in await audit_actions(first, "web-app")]
+    await first.client.close()
+
+    second = await bot_factory(db_url=first.db_url if db_url else None, config=config(kubeconfig))
+    settled_change = await eventually(lambda: settled(second, cid), within=SETTLED_WITHIN)
+    assert settled_change.state in ("verifying", "verified")
+    await eventually(lambda: "applied *Roll back" in thread_text(second, root.ts))
+    actions = [a[:2] for a in await audit_actions(second, "web-app")]
+    assert actions.count(("applied", "ok")) == 1
+    assert ("failed", "error") not in actions
