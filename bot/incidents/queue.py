@@ -266,7 +266,7 @@ class IncidentWorker:
             told = await self._triage_values(incident, created, result, rows)
         elif error is not None:
             told = self._error_values(incident, error, rows)
-        new_replies = keyed(told.pop("new_replies", []))
+        new_replies = _keyed(told.pop("new_replies", []))
         channel = self.config.environment(env).channel
 
         def compute(current: IncidentRow) -> dict[str, Any]:  # on the row as it is now, inside the transaction
@@ -294,7 +294,7 @@ class IncidentWorker:
                 told = await self._triage_values(incident, False, result, [])
             else:
                 told = self._error_values(incident, str(error), [])
-            new_replies = keyed(told.pop("new_replies", []))
+            new_replies = _keyed(told.pop("new_replies", []))
 
             def compute(current: IncidentRow) -> dict[str, Any]:
                 replies = [*current.pending_replies, *new_replies]
@@ -509,7 +509,7 @@ class IncidentWorker:
         return await self.store.update_incident_atomic(incident.id, _without(reply))
 
 
-def keyed(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _keyed(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Replies as queued: a text reply gets the key that finds it in its thread if its answer is lost."""
     return [r if "file" in r or "key" in r else {**r, "key": secrets.token_hex(8)} for r in replies]
 
