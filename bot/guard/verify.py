@@ -202,8 +202,8 @@ class Verifier:
     async def _settle(self, change: ChangeRow, why: str) -> int:
         """Re-read the workload: the patch sent in place → applied (and watched), else failed; 0 when unknown."""
         target = Target(change.environment, change.kind, change.namespace, change.workload)
-        if change.remedy == "netcheck":  # no patch: its pod deletes itself (activeDeadlineSeconds); nothing changed
-            found = Reread(False, None, "the check was interrupted; nothing changed")
+        if (unpatched := _without_patch(change)) is not None:
+            found = unpatched
         elif (patch := open_patch(self.secret, change.held_patch)) is not None:
             found = await self.reread(target, patch)
         else:
@@ -233,6 +233,13 @@ class Verifier:
         """Wait for in-flight verifications (shutdown); unfinished ones stay `verifying` in SQL."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=within)
+
+
+def _without_patch(change: ChangeRow) -> Reread | None:
+    """How a change that sends no workload patch is settled when left `applying` (None: it sends a patch)."""
+    if change.remedy == "netcheck":  # its pod deletes itself (activeDeadlineSeconds): nothing changed
+        return Reread(False, None, "the check was interrupted; nothing changed")
+    return None
 
 
 def netcheck_verdict(host: str, port: int | None, r: NetcheckResult) -> str:

@@ -26,7 +26,21 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-BEFORE = ("requested", "denied", "previewed", "approved", "rejected", "applied", "failed", "verified", "not_recovered")
+# What the CHECK allows before this revision once it follows 0008 (which added the ownership actions): the lead
+# chains 0010 after 0008/0009, and widening from the complete list keeps `acknowledged` and `taken_over` allowed.
+BEFORE = (
+    "requested",
+    "denied",
+    "previewed",
+    "approved",
+    "rejected",
+    "applied",
+    "failed",
+    "verified",
+    "not_recovered",
+    "acknowledged",
+    "taken_over",
+)
 AFTER = (*BEFORE, "outcome_unknown")
 
 
