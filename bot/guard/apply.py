@@ -32,6 +32,7 @@ from bot.store.changes import ChangeRow, ChangeStore
 
 log = logging.getLogger("crashloop.guard")
 
+SETTLED_APPLIED = ("verifying", "verified", "not_recovered", "unverified")  # states past a recorded `applied`
 ApplyOutcome = Applied | Verified | Failed | Uncertain | Conflict | Refused
 
 
@@ -95,10 +96,18 @@ class Applier:
         return await self._applied(actor, change, result)
 
     async def _applied(self, actor: Actor, change: ChangeRow, result: KubeObject, lost: str = "") -> Applied:
-        moved = await self.changes.move(change.id, ["applying"], "verifying") or change
         new_meta = result.get("metadata") or {}
         detail = f"applied: generation {new_meta.get('generation')}, resourceVersion {new_meta.get('resourceVersion')}"
         detail = f"{lost}; {detail}" if lost else detail
+        moved = await self.changes.move(change.id, ["applying"], "verifying")
+        if moved is None:  # settled meanwhile by a re-read elsewhere (this instance was taken for dead)
+            now = await self.changes.get(change.id) or change
+            if now.state in SETTLED_APPLIED:
+                return Applied(now, detail)  # recorded, told and watched there: not twice
+            # settled `failed` before the answer came: the audit must still say the patch is in the workload
+            detail = f"{detail}; it had been recorded {now.state} meanwhile: check the workload"
+            log.warning("change %s was applied after it had been settled as %s", change.id, now.state)
+        moved = moved or change
         await self.trail.record(actor, "applied", "ok", moved, detail=detail)
         self.metrics.actions.labels(change.remedy, "applied").inc()
         applied = Applied(moved, detail)

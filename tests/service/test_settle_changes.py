@@ -16,6 +16,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from kubernetes import config as k8s_config
 from bot.devtools.simcluster import SimCluster, load_scenarios
 from bot.guard.executor import Target
 from bot.guard.held import seal_patch
+from bot.guard.outcomes import Applied
 from bot.guard.trail import Actor
 from bot.remedies.patches import PatchPlan
 from bot.store import Store
@@ -242,3 +244,32 @@ async def test_a_shutdown_while_the_patch_is_on_the_wire_leaves_the_change_to_th
     actions = [a[:2] for a in await audit_actions(second, "web-app")]
     assert actions.count(("applied", "ok")) == 1
     assert ("failed", "error") not in actions
+
+
+async def test_an_applier_taken_for_dead_does_not_record_its_change_twice(
+    bot_factory: BotFactory, kubeconfig: Path, sim: SimCluster, db_url: str | None
+) -> None:
+    """A replica settles a change whose applier it takes for dead while the applier, alive after all, still waits
+    for the PATCH's answer: when the answer comes, the change is not recorded (nor told) applied a second time."""
+    first = await bot_factory(db_url=db_url, config=config(kubeconfig))
+    root, cid = await previewed(first)
+    sim.add_fault(verb="patch", resource="deployments", name="web-app", delay=6.0, land=True, dry_run=False, times=1)
+    change = await first.services.store.changes.move(cid, ["previewed"], "applying")
+    assert change is not None
+    applying = asyncio.ensure_future(first.services.guard.applier.apply(Actor(ALICE, "alice"), change))
+
+    async def landed_unanswered() -> bool:
+        now = await first.services.store.changes.get(cid)
+        return now is not None and now.held_patch is not None and image_of(sim) == UNDONE_IMAGE
+
+    await eventually(landed_unanswered)
+    second = await bot_factory(db_url=first.db_url if db_url else None, config=config(kubeconfig))
+    second.services.store.instances.dead_after = timedelta(milliseconds=1)  # any heartbeat is too old for it
+    settled_change = await eventually(lambda: settled(second, cid), within=SETTLED_WITHIN)
+    assert settled_change.state in ("verifying", "verified")
+    outcome = await asyncio.wait_for(applying, 30)
+    assert isinstance(outcome, Applied)
+    actions = [a[:2] for a in await audit_actions(first, "web-app")]
+    assert actions.count(("applied", "ok")) == 1
+    await eventually(lambda: "applied *Roll back" in thread_text(first, root.ts))
+    assert thread_text(first, root.ts).count("applied *Roll back") == 1
