@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.storm
 	$(BIN)/python -m bench.recovery
 	$(BIN)/python -m bench.event_text
+	$(BIN)/python -m bench.settle
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cache

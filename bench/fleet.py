@@ -58,6 +58,8 @@ class BotProcess:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     tree: Path | None = None  # run the bot's code from this checkout (the benchmarks compare before/after)
+    config_extra: dict[str, Any] = field(default_factory=dict)  # merged into the config (access, say)
+    name: str = "bot"  # its log files: <name>-<start>.log
 
     @property
     def url(self) -> str:
@@ -72,9 +74,10 @@ class BotProcess:
                     "namespaces": [NAMESPACE],
                     "channel": CHANNEL,
                 }
-            }
+            },
+            **self.config_extra,
         }
-        path = self.tmp / "crashloop.yaml"
+        path = self.tmp / f"{self.name}.yaml"
         path.write_text(yaml.safe_dump(config))
         env = {
             **os.environ,
@@ -84,10 +87,12 @@ class BotProcess:
             "CRASHLOOP_DATABASE_URL": self.database_url,
             "SLACK_API_URL": self.slack_api_url,
             "CRASHLOOP_SECRETS_DIR": str(self.tmp / "none"),
-            "CRASHLOOP_AUDIT_KEY": "bench-audit-key-" + "0" * 48,  # the audit chain needs a key (not a secret here)
+            # the keyed audit chain needs a key (a throwaway one for a benchmark's throwaway database)
+            "CRASHLOOP_AUDIT_KEY": os.environ.get("CRASHLOOP_AUDIT_KEY")
+            or "bench-audit-key-0123456789abcdef0123456789",
         }
         self.starts += 1
-        log = (self.tmp / f"bot-{self.starts}.log").open("wb")
+        log = (self.tmp / f"{self.name}-{self.starts}.log").open("wb")
         command = [sys.executable, "-m", "bot.cli.main", "--config", str(path), "serve"]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.tree)
@@ -103,7 +108,7 @@ class BotProcess:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-        raise TimeoutError(f"the bot was not ready within {within}s; see {self.tmp}/bot-{self.starts}.log")
+        raise TimeoutError(f"the bot was not ready within {within}s; see {self.tmp}/{self.name}-{self.starts}.log")
 
     def status_kb(self, field_name: str) -> int:
         """A /proc/<pid>/status field in kB (VmRSS: now, VmHWM: the peak so far)."""

@@ -105,7 +105,8 @@ async def act(config: Config, request: Request, *, user: str) -> str:
     )
     try:
         await upgrade(core.store.engine)
-        return await _run(core.triager, core.store, guard, config, request, Actor(f"cli:{user}", user))
+        async with core.store.instances.alive():  # the change it applies is tied to this run's heartbeat
+            return await _run(core.triager, core.store, guard, config, request, Actor(f"cli:{user}", user))
     except (WorkloadNotFound, KubeConfigError) as exc:
         raise Stop(str(exc), EXIT_REFUSED) from exc
     except KubeError as exc:

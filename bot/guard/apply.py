@@ -3,10 +3,11 @@
 The patch carries the resourceVersion it was previewed against (`bot.guard.executor`): a 409 re-reads, previews
 again and asks the requester to confirm again; a lost answer (timeout, dropped connection, 5xx) re-reads the
 workload and compares it with the patch sent: in place → `applied` and verified, absent → `failed`, and a re-read
-that fails leaves the outcome unknown (audited, told, the workload's lock kept until a later re-read settles it);
-any other failure ends the change as `failed`, audited and told. Netcheck, not a patch, runs its pod
-here; a silence (or its expiry) is sent to Alertmanager by `bot.guard.silencing`. An applied change is handed to
-the verifier.
+that fails leaves the outcome unknown (audited `outcome_unknown`, told, the workload's lock kept until a later
+re-read settles it as `applied` or `failed`); any other failure ends the change as `failed`, audited and told.
+The patch is kept (sealed) in SQL before it is sent (`bot.guard.held`), so a process killed mid-apply leaves what
+it sent for whoever settles the change (`bot.guard.verify`). Netcheck, not a patch, runs its pod here; a silence
+(or its expiry) is sent to Alertmanager by `bot.guard.silencing`. An applied change is handed to the verifier.
 """
 
 from __future__ import annotations
@@ -20,18 +21,20 @@ from typing import Any
 from bot.core.metrics import Metrics
 from bot.core.sealing import SealError, unseal
 from bot.guard.executor import Executor, LostAnswer, Target, not_allowed
+from bot.guard.held import seal_patch
 from bot.guard.notifier import Notifier
 from bot.guard.outcomes import Applied, Conflict, Failed, Refused, Rule, Uncertain, Verified
 from bot.guard.silencing import Silencing
 from bot.guard.trail import Actor, Trail
 from bot.guard.verify import Verifier, netcheck_verdict
 from bot.kube.client import KubeConfigError, KubeError, KubeObject
-from bot.remedies.patches import NetcheckResult, PlanError
+from bot.remedies.patches import NetcheckResult, PatchPlan, PlanError
 from bot.remedies.registry import is_silencing
 from bot.store.changes import ChangeRow, ChangeStore
 
 log = logging.getLogger("crashloop.guard")
 
+SETTLED_APPLIED = ("verifying", "verified", "not_recovered", "unverified")  # states past a recorded `applied`
 ApplyOutcome = Applied | Verified | Failed | Uncertain | Conflict | Refused
 
 
@@ -59,9 +62,7 @@ class Applier:
         try:
             return await self._apply_now(actor, change)
         except asyncio.CancelledError:
-            await asyncio.shield(
-                self.failed(actor, change, "interrupted while applying (shutdown): check the workload")
-            )
+            await asyncio.shield(self._interrupted(actor, change))
             raise
         except Exception as exc:
             extra = {"incident_id": change.incident_id, "workload": change.workload, "remedy": change.remedy}
@@ -83,8 +84,10 @@ class Applier:
                     f"{change.generation} → {meta.get('generation')}); nothing applied; press Re-run triage"
                 )
                 return await self.failed(actor, change, why)
-            params = self._params(change)
-            result = await self.executor.apply(target, change.remedy, params, str(meta.get("resourceVersion")))
+            params, version = self._params(change), str(meta.get("resourceVersion"))
+            result = await self.executor.apply(
+                target, change.remedy, params, version, before_send=self._keep_sent(change)
+            )
         except (PlanError, SealError) as exc:
             return await self.failed(actor, change, str(exc))
         except LostAnswer as exc:
@@ -98,10 +101,18 @@ class Applier:
         return await self._applied(actor, change, result)
 
     async def _applied(self, actor: Actor, change: ChangeRow, result: KubeObject, lost: str = "") -> Applied:
-        moved = await self.changes.move(change.id, ["applying"], "verifying") or change
         new_meta = result.get("metadata") or {}
         detail = f"applied: generation {new_meta.get('generation')}, resourceVersion {new_meta.get('resourceVersion')}"
         detail = f"{lost}; {detail}" if lost else detail
+        moved = await self.changes.move(change.id, ["applying"], "verifying")
+        if moved is None:  # settled meanwhile by a re-read elsewhere (this instance was taken for dead)
+            now = await self.changes.get(change.id) or change
+            if now.state in SETTLED_APPLIED:
+                return Applied(now, detail)  # recorded, told and watched there: not twice
+            # settled `failed` before the answer came: the audit must still say the patch is in the workload
+            detail = f"{detail}; it had been recorded {now.state} meanwhile: check the workload"
+            log.warning("change %s was applied after it had been settled as %s", change.id, now.state)
+        moved = moved or change
         await self.trail.record(actor, "applied", "ok", moved, detail=detail)
         self.metrics.actions.labels(change.remedy, "applied").inc()
         applied = Applied(moved, detail)
@@ -122,13 +133,31 @@ class Applier:
             "for other changes until a re-read settles it; check the workload before acting on it"
         )
         held = await self.changes.move(change.id, ["applying"], "applying", detail=why) or change
-        self.verifier.hold(change.id, exc.patch)
-        # The audit log's actions are fixed by its schema: "applied" with outcome "error", saying it is unknown.
-        await self.trail.record(actor, "applied", "error", held, detail=f"outcome unknown: {why}")
+        self.verifier.hold(change.id)
+        await self.trail.record(actor, "outcome_unknown", "error", held, detail=why)
         self.metrics.actions.labels(change.remedy, "unknown").inc()
         uncertain = Uncertain(held, why)
         await self.notifier.announce(uncertain)
         return uncertain
+
+    def _keep_sent(self, change: ChangeRow) -> Callable[[PatchPlan], Awaitable[None]]:
+        """Keep the patch about to be sent on the change, sealed, in SQL; a change that moved on sends nothing."""
+
+        async def keep(patch: PatchPlan) -> None:
+            sealed = seal_patch(self.secret, patch)
+            if await self.changes.move(change.id, ["applying"], "applying", held_patch=sealed) is None:
+                raise PlanError("the change moved on before its patch was sent; nothing applied")
+
+        return keep
+
+    async def _interrupted(self, actor: Actor, change: ChangeRow) -> None:
+        """Shutdown mid-apply: a change whose patch was never sent failed; one whose patch may have landed is left
+        `applying`, for the settling re-read of a live (or the restarted) instance once this one is gone."""
+        now = await self.changes.get(change.id)
+        if now is not None and now.state == "applying" and now.held_patch:
+            log.warning("shutdown while applying change %s: left for the settling re-read", change.id)
+            return
+        await self.failed(actor, change, "interrupted while applying (shutdown): nothing applied")
 
     def _params(self, change: ChangeRow) -> dict[str, Any]:
         literal = unseal(self.secret, change.sealed_value) if change.sealed_value else None

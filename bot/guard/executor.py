@@ -147,13 +147,24 @@ class Executor:
             meta.get("generation"),
         )
 
-    async def apply(self, t: Target, remedy: str, params: dict[str, Any], resource_version: str) -> KubeObject:
+    async def apply(
+        self,
+        t: Target,
+        remedy: str,
+        params: dict[str, Any],
+        resource_version: str,
+        *,
+        before_send: Callable[[PatchPlan], Awaitable[None]] | None = None,
+    ) -> KubeObject:
         """Apply the patch if the workload is still at `resource_version` (else KubeError 409 Conflict).
 
-        A lost answer (timeout, dropped connection, 5xx) raises `LostAnswer`, carrying the patch that was sent.
+        `before_send` hears the exact patch before it leaves (the guard keeps it in SQL, to settle a lost answer
+        even after a crash). A lost answer (timeout, dropped connection, 5xx) raises `LostAnswer`, carrying it.
         """
         obj, history = await self.read(t)
         patch = plan(remedy, params, obj, history)
+        if before_send is not None:
+            await before_send(patch)
         try:
             return await self._patch(t, _with_precondition(patch, resource_version), dry_run=False)
         except KubeError as exc:

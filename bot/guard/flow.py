@@ -109,6 +109,7 @@ class Guard:
             notifier=notifier,
             metrics=metrics,
             record=self._record,
+            secret=signing_secret,
             within=s.verify_timeout,
             stable=s.verify_stable,
             interval=s.verify_interval,

@@ -4,10 +4,14 @@ In the bot this is singleton work: the leader watches in the background (and pic
 applied, or that were in flight when a replica died); every outcome is recorded with a conditional update so
 two watchers record it once. The terminal waits for it inline and prints what it waits for.
 
-It also settles a PATCH whose answer was lost (`reread`): the workload is read again and compared with the patch
-that was sent; a change whose re-read failed stays `applying` (holding its workload's lock) until the resume loop's
-next re-read settles it. The held patch lives in this process: after a restart (or from `crashloop act`, which
-exits) the change is settled like any interrupted apply, by its generation after five minutes.
+It also settles changes left `applying` (`settle_abandoned`, on every instance, every poll): those of an instance
+that stopped beating (killed mid-apply; this process's own previous incarnation after a restart) within the
+heartbeat's `dead_after` plus a poll, and this process's own PATCHes whose answer was lost and whose re-read
+failed. Settling re-reads the workload and compares it with the exact patch sent, kept sealed in SQL
+(`bot.guard.held`): in place → `applied`, watched; absent → `failed`, the workload's lock released; audited and
+told in the thread either way. A re-read that fails leaves the change `applying` (locked) for the next poll. Without
+a patch it can open (one written before migration 0010, or sealed by `crashloop act` with a key of its own run),
+the workload's generation decides: moved past the previewed one → applied.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from bot.core.metrics import Metrics
 from bot.guard.executor import Executor, Recovery, Target
+from bot.guard.held import open_patch
 from bot.guard.inplace import in_place
 from bot.guard.notifier import Notifier
 from bot.guard.outcomes import Applied, Failed, NotRecovered, Verified
@@ -29,6 +34,7 @@ from bot.remedies.registry import is_silencing
 from bot.store.changes import ChangeRow, ChangeStore
 
 REREAD_DELAYS = (0.5, 1.0, 2.0)  # backoff between re-reads after a lost PATCH answer: ~3.5 s in all
+UNOWNED_AFTER = timedelta(minutes=5)  # a change `applying` with no recorded applier (written before 0006)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class Verifier:
         notifier: Notifier,
         metrics: Metrics,
         record: Recorder,
+        secret: str,
         within: float,
         stable: float,
         interval: float,
@@ -64,13 +71,13 @@ class Verifier:
         background: bool,
     ) -> None:
         self.executor, self.changes, self.notifier, self.metrics = executor, changes, notifier, metrics
-        self.record = record
+        self.record, self.secret = record, secret
         self.within, self.stable, self.interval = within, stable, interval
         self.is_leader = is_leader
         self.background = background
         self._tasks: set[asyncio.Task[None]] = set()
         self._watching: set[str] = set()
-        self._uncertain: dict[str, PatchPlan] = {}  # change id → the patch whose answer was lost
+        self._uncertain: set[str] = set()  # changes of this process whose PATCH answer was lost, re-read failed
         self.reread_delays = REREAD_DELAYS
 
     async def verify(self, change: ChangeRow, by: object | None = None) -> Verified | NotRecovered | None:
@@ -138,19 +145,20 @@ class Verifier:
             return Reread(False, live, "re-read: the change is not in place; nothing applied")
         return Reread(None, None, f"the workload could not be re-read ({failure})")
 
-    def hold(self, change_id: str, patch: PatchPlan) -> None:
-        """Keep the patch of a change whose outcome is unknown, for the resume loop's next re-read."""
-        self._uncertain[change_id] = patch
+    def hold(self, change_id: str) -> None:
+        """This process gave up on a change whose outcome is unknown: the resume loop's re-reads settle it."""
+        self._uncertain.add(change_id)
 
-    async def landed_anyway(self, target: Target, change: ChangeRow) -> KubeObject | None:
-        """After a timeout or a 5xx: the workload when its generation moved past the previewed one, else None."""
+    async def by_generation(self, target: Target, change: ChangeRow) -> Reread:
+        """Without the patch sent: applied when the workload's generation moved past the previewed one."""
         try:
             obj, _ = await self.executor.read(target)
-        except (KubeError, KubeConfigError):
-            return None
+        except (KubeError, KubeConfigError) as exc:
+            return Reread(None, None, f"the workload could not be re-read ({exc})")
         generation = (obj.get("metadata") or {}).get("generation")
-        moved_on = change.generation is not None and isinstance(generation, int) and generation > change.generation
-        return obj if moved_on else None
+        if change.generation is not None and isinstance(generation, int) and generation > change.generation:
+            return Reread(True, obj, f"re-read: the generation moved past the previewed {change.generation}")
+        return Reread(False, obj, "re-read: the workload is as previewed; nothing applied")
 
     def watch(self, change: ChangeRow) -> None:
         """In the bot, on the leader: verify in the background (a follower leaves it to the leader, via SQL)."""
@@ -169,63 +177,74 @@ class Verifier:
         task.add_done_callback(self._tasks.discard)
 
     async def resume(self) -> int:
-        """On the leader: watch every change applied but not yet verified (by another replica, or before a crash)."""
+        """Settle the changes left `applying` (any instance may), then, on the leader, watch every change applied
+        but not yet verified (by another replica, or before a crash). Returns how many it started watching."""
+        await self.settle_abandoned()
         if not self.is_leader():
             return 0
-        await self._settle_interrupted()
         pending = [c for c in await self.changes.in_state("verifying") if c.id not in self._watching]
         for change in pending:
             self.watch(change)
         return len(pending)
 
-    async def _settle_interrupted(self, after: timedelta = timedelta(minutes=5)) -> None:
-        """Changes left in `applying` by a replica that died mid-apply: applied (watch them) or failed.
+    async def settle_abandoned(self) -> int:
+        """Settle this process's unknown outcomes and the changes a dead instance left `applying`; how many."""
+        mine = (
+            [c for c in await self.changes.in_state("applying") if c.id in self._uncertain] if self._uncertain else []
+        )
+        settled = 0
+        for change in mine:
+            settled += await self._settle(change, "the answer to the PATCH was lost")
+        for change in await self.changes.abandoned(unowned_after=UNOWNED_AFTER):
+            applier = f"instance {change.applied_by}" if change.applied_by else "an instance"
+            settled += await self._settle(change, f"{applier} stopped while applying it")
+        return settled
 
-        A change whose PATCH answer was lost here (its patch held) is settled by a re-read at once, by the patch.
-        """
-        now = datetime.now(UTC)
-        for change in await self.changes.in_state("applying"):
-            if change.id in self._uncertain:
-                await self._settle_uncertain(change, self._uncertain[change.id])
-                continue
-            if now - change.updated_at < after:
-                continue
-            if is_silencing(change.remedy):  # Alertmanager, not the workload, would show whether it landed
-                why = "interrupted while talking to Alertmanager: check its silences for one this change created"
-                if await self.changes.move(change.id, ["applying"], "failed", detail=why):
-                    await self.record("failed", "error", change, detail=why)
-                continue
-            target = Target(change.environment, change.kind, change.namespace, change.workload)
-            landed = await self.landed_anyway(target, change)
-            if landed is not None and await self.changes.move(change.id, ["applying"], "verifying"):
-                await self.record("applied", "ok", change, detail="found applied after an interrupted apply")
-            elif await self.changes.move(change.id, ["applying"], "failed", detail="interrupted while applying"):
-                await self.record("failed", "error", change, detail="interrupted while applying; not applied")
-
-    async def _settle_uncertain(self, change: ChangeRow, patch: PatchPlan) -> None:
+    async def _settle(self, change: ChangeRow, why: str) -> int:
+        """Re-read the workload: the patch sent in place → applied (and watched), else failed; 0 when unknown."""
         target = Target(change.environment, change.kind, change.namespace, change.workload)
-        found = await self.reread(target, patch)
+        if (unpatched := _without_patch(change)) is not None:
+            found = unpatched
+        elif (patch := open_patch(self.secret, change.held_patch)) is not None:
+            found = await self.reread(target, patch)
+        else:
+            found = await self.by_generation(target, change)
         if found.found is None:
-            return  # still unknown: the change keeps the workload's lock until a re-read succeeds
-        self._uncertain.pop(change.id, None)
+            return 0  # still unknown: the change keeps the workload's lock until a re-read succeeds
+        self._uncertain.discard(change.id)
+        detail = f"{why}; {found.detail}"
         if found.found:
-            moved = await self.changes.move(change.id, ["applying"], "verifying")
-            if moved is not None:
-                detail = f"the PATCH answer was lost; a later {found.detail}: applied"
-                await self.record("applied", "ok", moved, detail=detail)
-                await self.notifier.announce(Applied(moved, detail))
-                self.watch(moved)
-            return
-        why = f"the PATCH answer was lost; a later {found.detail}"
-        moved = await self.changes.move(change.id, ["applying"], "failed", detail=why)
-        if moved is not None:
-            await self.record("failed", "error", moved, detail=why)
-            await self.notifier.announce(Failed(moved, why))
+            moved = await self.changes.move(change.id, ["applying"], "verifying", detail=detail)
+            if moved is None:
+                return 0  # another instance settled it first
+            await self.record("applied", "ok", moved, detail=f"{detail}: applied")
+            self.metrics.actions.labels(change.remedy, "applied").inc()
+            await self.notifier.announce(Applied(moved, f"{detail}: applied"))
+            self.watch(moved)
+            return 1
+        moved = await self.changes.move(change.id, ["applying"], "failed", detail=detail)
+        if moved is None:
+            return 0
+        await self.record("failed", "error", moved, detail=detail)
+        self.metrics.actions.labels(change.remedy, "failed").inc()
+        await self.notifier.announce(Failed(moved, detail))
+        return 1
 
     async def drain(self, within: float) -> None:
         """Wait for in-flight verifications (shutdown); unfinished ones stay `verifying` in SQL."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=within)
+
+
+def _without_patch(change: ChangeRow) -> Reread | None:
+    """How a change that sends no workload patch is settled when left `applying` (None: it sends a patch)."""
+    if change.remedy == "netcheck":  # its pod deletes itself (activeDeadlineSeconds): nothing changed
+        return Reread(False, None, "the check was interrupted; nothing changed")
+    if is_silencing(change.remedy):  # Alertmanager, not the workload, would show whether it landed
+        return Reread(
+            False, None, "interrupted while talking to Alertmanager: check its silences for one this change created"
+        )
+    return None
 
 
 def netcheck_verdict(host: str, port: int | None, r: NetcheckResult) -> str:

@@ -5,7 +5,9 @@ about, and each group is handled under that workload's lock: triage, open or upd
 Slack root message up to date. A storm for one workload therefore costs one triage per batch, and re-triage is
 throttled. Slack is brought in line by a loop of its own (root messages first, then updates, paced per channel),
 so recording alerts never waits for Slack, and retried with backoff until it shows the incident's state; a
-triage that fails is said in the thread instead of being swallowed.
+triage that fails is said in the thread instead of being swallowed. A thread reply is posted at most once: each
+carries a key in its message metadata, marked tried in SQL before it is sent, and a tried one is looked up in the
+thread (and adopted) before it is posted again — after a lost answer or a crash between Slack and SQL.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -38,6 +41,7 @@ from bot.triage.run import Triager, TriageResult
 log = logging.getLogger("crashloop.incidents")
 GroupKey = tuple[str, str, str]  # environment, namespace, workload-or-pod
 LONG_LOG_LINES = 30
+REPLY_EVENT = "crashloop_reply"  # message metadata of a thread reply: {"incident_id", "reply": its key}
 
 
 @dataclass(frozen=True)
@@ -276,7 +280,7 @@ class IncidentWorker:
             told = await self._triage_values(incident, created, result, rows)
         elif error is not None:
             told = self._error_values(incident, error, rows)
-        new_replies = told.pop("new_replies", [])
+        new_replies = _keyed(told.pop("new_replies", []))
         channel = self.config.environment(env).channel
 
         def compute(current: IncidentRow) -> dict[str, Any]:  # on the row as it is now, inside the transaction
@@ -304,7 +308,7 @@ class IncidentWorker:
                 told = await self._triage_values(incident, False, result, [])
             else:
                 told = self._error_values(incident, str(error), [])
-            new_replies = told.pop("new_replies", [])
+            new_replies = _keyed(told.pop("new_replies", []))
 
             def compute(current: IncidentRow) -> dict[str, Any]:
                 replies = [*current.pending_replies, *new_replies]
@@ -447,8 +451,7 @@ class IncidentWorker:
             incident = await self._post_root(incident, payload)
             self._last_update[incident.id] = time.monotonic()
             while incident.pending_replies:
-                await self._reply(incident, incident.pending_replies[0])
-                incident = await self.store.update_incident(incident.id, pending_replies=incident.pending_replies[1:])
+                incident = await self._reply(incident, incident.pending_replies[0])
         except _PostedElsewhere:
             return await self.store.update_incident(incident.id, next_sync_at=datetime.now(UTC) + timedelta(seconds=2))
         except Exception as exc:  # Slack refused, or a bug: the incident stays marked for another attempt
@@ -511,9 +514,68 @@ class IncidentWorker:
             await self.slack.update(channel, ts, payload["text"], payload["blocks"], payload["metadata"])
         return incident
 
-    async def _reply(self, incident: IncidentRow, reply: dict[str, Any]) -> None:
-        channel, ts = str(incident.channel), incident.root_ts
+    async def _reply(self, incident: IncidentRow, reply: dict[str, Any]) -> IncidentRow:
+        """Send one pending reply; the incident without it. A keyed reply is marked tried before it is posted,
+        and a tried one is looked for in the thread first: posted once, whatever answer was lost."""
+        channel, ts, key = str(incident.channel), incident.root_ts, reply.get("key")
         if "file" in reply:
             await self.slack.upload(channel, ts, reply["file"], reply["content"], reply["title"])
-        else:
+        elif key is None:  # queued before replies carried a key
             await self.slack.post(channel, reply["text"], [section(reply["text"])], thread_ts=ts)
+        else:
+            tried = bool(reply.get("tried"))
+            if not tried:
+                await self.store.update_incident_atomic(incident.id, _marked_tried(str(key)))
+            metadata = {"event_type": REPLY_EVENT, "event_payload": {"incident_id": incident.id, "reply": key}}
+            _, adopted = await self.slack.post_unique(
+                channel,
+                reply["text"],
+                [section(reply["text"])],
+                metadata=metadata,
+                is_it=_is_reply(incident.id, str(key)),
+                look_first=tried,
+                thread_ts=ts,
+            )
+            if adopted:
+                log.info("a reply on incident %s was posted already: adopted", incident.id, extra=_ctx(incident))
+        return await self.store.update_incident_atomic(incident.id, _without(reply))
+
+
+def _keyed(replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replies as queued: a text reply gets the key that finds it in its thread if its answer is lost."""
+    return [r if "file" in r or "key" in r else {**r, "key": secrets.token_hex(8)} for r in replies]
+
+
+def _is_reply(incident_id: int, key: str) -> Callable[[dict[str, Any]], bool]:
+    def check(metadata: dict[str, Any]) -> bool:
+        payload = metadata.get("event_payload") or {}
+        return (
+            metadata.get("event_type") == REPLY_EVENT
+            and payload.get("incident_id") == incident_id
+            and payload.get("reply") == key
+        )
+
+    return check
+
+
+def _marked_tried(key: str) -> Callable[[IncidentRow], dict[str, Any]]:
+    def compute(current: IncidentRow) -> dict[str, Any]:
+        return {
+            "pending_replies": [{**r, "tried": True} if r.get("key") == key else r for r in current.pending_replies]
+        }
+
+    return compute
+
+
+def _without(reply: dict[str, Any]) -> Callable[[IncidentRow], dict[str, Any]]:
+    """The pending replies without `reply` (by its key; an unkeyed one by its content), others kept as they are."""
+
+    def same(r: dict[str, Any]) -> bool:
+        return r.get("key") == reply["key"] if "key" in reply else r == reply
+
+    def compute(current: IncidentRow) -> dict[str, Any]:
+        replies = list(current.pending_replies)
+        at = next((i for i, r in enumerate(replies) if same(r)), None)
+        return {"pending_replies": replies if at is None else replies[:at] + replies[at + 1 :]}
+
+    return compute

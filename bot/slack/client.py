@@ -7,8 +7,8 @@ wait it out (and back off on 5xx and connection errors); on top, calls to one ch
 
 Posting is the one call that is not idempotent: when Slack's answer is lost (the connection drops after Slack
 posted, the answer comes after the client's timeout) the message may exist. Such an outcome is `uncertain`, the
-SDK does not retry it, and `post_unique` looks for the message (by its metadata, in the channel's history) before
-posting again — a root message is never posted twice.
+SDK does not retry it, and `post_unique` looks for the message (by its metadata, in the channel's history — or,
+for a thread reply, in the thread) before posting again — a root message or a reply is never posted twice.
 
 Every call's arguments pass `outbound` (`redact_strings`) on the way out — text, blocks, attachments, metadata,
 file content — so no message can carry a secret in clear, whichever code built it.
@@ -145,21 +145,26 @@ class SlackOut:
         *,
         metadata: dict[str, Any],
         is_it: Callable[[dict[str, Any]], bool],
-        since: float,
+        since: float = 0.0,
         look_first: bool,
         attempts: int = 3,
+        thread_ts: str | None = None,
     ) -> tuple[str, bool]:
         """Post a message at most once: before posting again after an uncertain outcome (and first, when
-        `look_first`), look in the channel's history since `since` for a bot message whose metadata `is_it`
-        recognises, and adopt it. Returns (ts, adopted): an adopted message shows what was posted then."""
+        `look_first`), look for a bot message whose metadata `is_it` recognises — in the channel's history since
+        `since`, or in the thread of `thread_ts` for a reply — and adopt it. Returns (ts, adopted): an adopted
+        message shows what was posted then."""
         for attempt in range(attempts):
             if look_first or attempt:
-                found = await self.find_posted(channel, is_it, since)
+                if thread_ts:
+                    found = await self.find_reply(channel, thread_ts, is_it)
+                else:
+                    found = await self.find_posted(channel, is_it, since)
                 if found is not None:
                     self._metrics.slack_calls.labels("chat.postMessage", "adopted").inc()
                     return found, True
             try:
-                return await self.post(channel, text, blocks, metadata=metadata), False
+                return await self.post(channel, text, blocks, thread_ts=thread_ts, metadata=metadata), False
             except SlackSendError as exc:
                 if not exc.uncertain or attempt == attempts - 1:
                     raise
@@ -182,6 +187,24 @@ class SlackOut:
             data = await self.call("conversations.history", **args)
             for message in data.get("messages") or []:
                 if message.get("bot_id") and is_it(message.get("metadata") or {}):
+                    return str(message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not data.get("has_more") or not cursor:
+                return None
+        return None
+
+    async def find_reply(
+        self, channel: str, thread_ts: str, is_it: Callable[[dict[str, Any]], bool], pages: int = 10
+    ) -> str | None:
+        """The ts of a reply in the thread of `thread_ts` whose metadata `is_it` recognises, if any."""
+        cursor = None
+        for _ in range(pages):
+            args: dict[str, Any] = {"channel": channel, "ts": thread_ts, "include_all_metadata": True, "limit": 200}
+            if cursor:
+                args["cursor"] = cursor
+            data = await self.call("conversations.replies", **args)
+            for message in data.get("messages") or []:
+                if message.get("ts") != thread_ts and message.get("bot_id") and is_it(message.get("metadata") or {}):
                     return str(message["ts"])
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not data.get("has_more") or not cursor:

@@ -22,6 +22,7 @@ ACTIONS = (
     "not_recovered",
     "acknowledged",  # someone took ownership of an incident ("I'm on it")
     "taken_over",  # someone took an owned incident over from its owner
+    "outcome_unknown",  # a PATCH whose answer was lost and whose re-read failed; `applied`/`failed` settle it
 )
 OUTCOMES = ("ok", "refused", "error")
 GENESIS = "0" * 64

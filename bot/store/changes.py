@@ -3,15 +3,17 @@
 Every transition is a conditional UPDATE (`WHERE state IN (...)`): of two clicks, two replicas or a Slack retry,
 exactly one moves the change on; the others see that it already moved and say so.
 
-A change moved to `applying` records the instance that applies it (`applied_by`): `abandoned_applying` lists the
-changes whose applier is no longer alive, so they can be settled in seconds rather than after a timeout.
+A change moved to `applying` records the instance that applies it (`applied_by`): `abandoned` lists the changes
+whose applier is no longer alive (no heartbeat, see `instances`), so they can be settled in seconds rather than
+after a timeout. While `applying`, `held_patch` keeps the exact patch sent (sealed by the guard); it is cleared
+when the change leaves `applying`.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +56,7 @@ class ChangeRow:
     updated_at: datetime
     expires_at: datetime
     applied_by: str | None = None  # the instance that moved it to `applying`
+    held_patch: str | None = field(default=None, repr=False)  # sealed patch in flight while `applying`
 
 
 class ActiveChangeExists(Exception):
@@ -65,9 +68,17 @@ class ActiveChangeExists(Exception):
 
 
 class ChangeStore:
-    def __init__(self, engine: AsyncEngine, *, instance_id: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        instance_id: str | None = None,
+        live: Callable[[], Awaitable[set[str]]] | None = None,
+    ) -> None:
+        """`instance_id`: this process's instance; `live`: the ids of the instances alive now (`Instances.live`)."""
         self.engine = engine
         self.instance_id = instance_id
+        self._live = live
 
     async def create(self, *, ttl: timedelta, **values: Any) -> ChangeRow:
         """A new active change; ActiveChangeExists when the workload already has one."""
@@ -161,11 +172,20 @@ class ChangeStore:
                 found.append(change)
         return found
 
+    async def abandoned(self, *, unowned_after: timedelta) -> list[ChangeRow]:
+        """Changes left in `applying` by an instance that is no longer alive (see `abandoned_applying`); without
+        a registry of live instances, only unowned ones."""
+        if self._live is None:
+            return [c for c in await self.abandoned_applying(set(), unowned_after=unowned_after) if not c.applied_by]
+        return await self.abandoned_applying(await self._live(), unowned_after=unowned_after)
+
     async def move(self, change_id: str, from_states: Iterable[str], to_state: str, **values: Any) -> ChangeRow | None:
         """Move the change from one of `from_states` to `to_state`; None when it was not in one of them."""
         values.update(state=to_state, updated_at=datetime.now(UTC))
         if to_state == "applying":
             values.setdefault("applied_by", self.instance_id)
+        else:
+            values.setdefault("held_patch", None)  # the patch in flight matters only while applying
         if to_state not in ACTIVE_STATES:
             values["active_marker"] = None
         async with self.engine.begin() as conn:

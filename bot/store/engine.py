@@ -70,7 +70,7 @@ class Store:
         # busy handler, which sleeps up to 100 ms between tries (the webhook p99 under load)
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         self.instances = Instances(self.engine, begin=self.begin)
-        self.changes = ChangeStore(self.engine, instance_id=self.instances.id)
+        self.changes = ChangeStore(self.engine, instance_id=self.instances.id, live=self.instances.live)
         self.silences = SilenceStore(self.engine)
         self._intake = GroupCommit(self.begin, self._insert, self._note_write)
 
@@ -383,7 +383,7 @@ class Store:
 
     async def abandoned_changes(self, *, unowned_after: timedelta = timedelta(minutes=5)) -> list[ChangeRow]:
         """Changes left in `applying` by an instance that is no longer alive: the guard settles these at once."""
-        return await self.changes.abandoned_applying(await self.instances.live(), unowned_after=unowned_after)
+        return await self.changes.abandoned(unowned_after=unowned_after)
 
     # --- proposals -----------------------------------------------------------------------------------------
 

@@ -13,11 +13,13 @@ cannot write, since then it cannot store alerts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -144,6 +146,30 @@ class Instances:
             )
             await conn.execute(delete(instances).where(instances.c.id.in_(ids)))
         return result.rowcount or 0
+
+    @contextlib.asynccontextmanager
+    async def alive(self, every: float = HEARTBEAT_SECONDS) -> AsyncIterator[None]:
+        """Registered and beating for the block, unregistered after it: for a process that changes workloads
+        without the incident queue's heartbeat (`crashloop act`), so no one settles its change mid-apply."""
+        await self.register()
+        stop = asyncio.Event()
+
+        async def beating() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every)
+                if not stop.is_set():
+                    with contextlib.suppress(SQLAlchemyError, OSError, StoreUnavailable):  # kept in `health`
+                        await self.beat()
+
+        task = asyncio.create_task(beating(), name="instance-heartbeat")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+            with contextlib.suppress(SQLAlchemyError, OSError, StoreUnavailable):
+                await self.unregister()
 
     async def unregister(self) -> None:
         """Graceful shutdown: what this instance still holds is free at once."""

@@ -213,6 +213,7 @@ changes = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("applied_by", String(32)),  # the instance that moved it to `applying` (see `instances`)
+    Column("held_patch", Text),  # the patch in flight while `applying`, sealed (bot/guard/held.py)
     UniqueConstraint("environment", "namespace", "workload", "active_marker"),
 )
 

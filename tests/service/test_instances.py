@@ -104,3 +104,30 @@ async def test_changes_left_applying_by_a_dead_instance_are_listed(db_url: str) 
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_terminal_run_beats_while_it_applies_and_its_change_is_free_to_settle_after(db_url: str) -> None:
+    """`crashloop act` has no incident queue: `Instances.alive` registers and beats for it, so a running bot does
+    not take the change it is applying for abandoned — and takes it over once the run is gone."""
+    cli, bot = await _two(db_url)
+    bot.instances.hostname = "another-host"
+    try:
+        await bot.instances.register()
+        async with cli.instances.alive(every=0.2):
+            change = await cli.changes.create(
+                ttl=timedelta(minutes=5),
+                environment="prod",
+                namespace="shop",
+                workload="web",
+                kind="Deployment",
+                remedy="restart",
+                params={},
+                requested_by="cli:alice",
+            )
+            assert await cli.changes.move(change.id, ["previewed"], "applying") is not None
+            await asyncio.sleep(1.5)  # longer than dead_after: only the run's own beats keep it alive
+            assert await bot.abandoned_changes() == []
+        assert [c.id for c in await bot.abandoned_changes()] == [change.id]  # unregistered at the end of the run
+    finally:
+        await cli.close()
+        await bot.close()

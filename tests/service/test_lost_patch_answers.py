@@ -127,10 +127,11 @@ async def test_an_unknown_outcome_keeps_the_lock_until_a_later_reread_settles_it
     await eventually(lambda: "outcome unknown" in thread_text(bot, root.ts))
     assert "stays locked" in thread_text(bot, root.ts)
     records = await bot.services.audit.list(workload="web-app")
-    unknown = next(r.event.detail or "" for r in records if r.event.action == "applied")
-    assert unknown.startswith("outcome unknown: ")
+    unknown = next(r.event.detail or "" for r in records if r.event.action == "outcome_unknown")
+    assert "it is unknown whether the change was applied" in unknown
     actions = [a[:2] for a in await audit_actions(bot, "web-app")]
-    assert ("applied", "error") in actions
+    assert ("outcome_unknown", "error") in actions
+    assert ("applied", "error") not in actions
     assert ("applied", "ok") not in actions
     assert ("failed", "error") not in actions
     (change,) = await bot.services.store.changes.in_state("applying")  # the workload's change lock is held
@@ -140,5 +141,6 @@ async def test_an_unknown_outcome_keeps_the_lock_until_a_later_reread_settles_it
     actions = [a[:2] for a in await audit_actions(bot, "web-app")]
     assert actions.count(("applied", "ok")) == 1
     assert actions.count(("verified", "ok")) == 1
+    assert actions.index(("outcome_unknown", "error")) < actions.index(("applied", "ok"))  # unknown, then settled
     await eventually(lambda: real_patches(bot.sim))
     assert len(real_patches(bot.sim)) == 1
