@@ -97,4 +97,4 @@ def _answers(env: Environment, where: str) -> Check:
         return Check(f"{where}: {exc.message}", EXIT_UNREACHABLE)
     finally:
         reader.close()
-    return Check(f"{where}: the API server at {api.configuration.host} answers ({version})")
+    return Check(f"{where}: the API server at {api.host} answers ({version})")
