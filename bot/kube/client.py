@@ -6,7 +6,7 @@ need. Every call has a timeout; every failure becomes a `KubeError` that says wh
 answered (403 with the missing permission, 404, timeout), so callers can record it instead of crashing.
 Secrets are only ever read as metadata (`PartialObjectMetadata`): their values never enter the process.
 
-The calls go through `bot.kube.transport` (urllib3), with the cluster and credentials read by
+The calls go through `bot.kube.transport` (the standard library's http.client), with the cluster and credentials read by
 `bot.kube.kubeconfig` — not through the `kubernetes` package, whose import alone was most of a triage's wall time
 and of the bot's idle memory (bench/cli_speed.py, bench/storm.py). Only a context using a legacy `auth-provider`
 is loaded by that package (`bot.kube.fallback`, imported only then); reads and writes alike use the same transport.
@@ -14,17 +14,17 @@ is loaded by that package (`bot.kube.fallback`, imported only then); reads and w
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import urllib3
-
 from bot.core.redact import redact
 from bot.kube.kubeconfig import KubeconfigError, NeedsFullClient, load_incluster, load_kubeconfig
-from bot.kube.transport import ApiStatusError, Connection
+from bot.kube.transport import ApiStatusError, Connection, Response
 
 KubeObject = dict[str, Any]
 _METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
@@ -244,7 +244,7 @@ class KubeReader:
         query: list[tuple[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
         body: Any = None,
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> Response:
         method, template = ROUTES[route]
         path = template.format(namespace=quote(namespace, safe=""), name=quote(name, safe=""))
         try:
@@ -253,13 +253,11 @@ class KubeReader:
             raise api_error(what, exc) from exc
         except KubeconfigError as exc:  # credentials that failed at call time (an exec plugin, a token file)
             raise KubeError(what, None, "unauthenticated", str(exc)) from exc
-        except urllib3.exceptions.NewConnectionError as exc:  # before TimeoutError: urllib3 subclasses it
-            raise KubeError(what, None, "unreachable", self._unreachable(exc)) from exc
-        except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
+        except TimeoutError as exc:  # connecting or reading
             raise KubeError(
                 what, None, "timeout", f"the API server at {self.api.host} did not answer within {self._timeout[1]:g}s"
             ) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (OSError, http.client.HTTPException) as exc:  # refused, name not resolved, TLS, connection lost
             raise KubeError(what, None, "unreachable", self._unreachable(exc)) from exc
 
     def _unreachable(self, exc: BaseException) -> str:
@@ -365,7 +363,7 @@ def connection_failure(exc: BaseException) -> str:
             return "connection refused"
         if isinstance(seen, socket.gaierror):
             return "name not resolved"
-        if isinstance(seen, urllib3.exceptions.SSLError):
+        if isinstance(seen, ssl.SSLError):
             return f"TLS error: {seen}"
         seen = seen.__cause__ or seen.__context__
     text = str(exc)

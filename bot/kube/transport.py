@@ -1,34 +1,40 @@
-"""HTTP(S) to one API server over urllib3: TLS as the kubeconfig says, credentials on every request, a timeout
-on every call, and the answer's status checked.
+"""HTTP(S) to one API server: TLS as the kubeconfig says, credentials on every request, a connect and a read
+timeout on every call, kept-alive connections, and the answer's status checked.
 
-Why not the `kubernetes` package's `ApiClient`: importing it (and the package `__init__` that comes with it) is
-most of a read-only triage's wall time and of the bot's idle memory (bench/cli_speed.py, bench/storm.py), while
-what the bot sends is a handful of REST calls whose JSON it reads itself. urllib3 is what that `ApiClient` uses
-underneath, so the wire behaviour (pooling, TLS, proxies, timeouts, errors) is the same library's.
+Why not the `kubernetes` package's `ApiClient`, nor urllib3 under it: a read-only `crashloop triage` must stay
+within 5× `kubectl describe pod` (issue 11), and importing the package is ≈ 0.3 s, urllib3 alone ≈ 40 ms more than
+the standard library's `http.client` and `ssl`, which this module is built on (bench/README.md, "CLI start-up").
+What the bot sends is a handful of REST calls with JSON bodies, so what is needed here is small: a per-server pool
+of keep-alive connections (an idle one the server has closed is dropped before reuse, as urllib3 does), TLS with
+the cluster's CA, SNI name and client certificate, and an HTTP proxy (CONNECT for https servers).
 
-A non-2xx answer raises `ApiStatusError` with the body (the apiserver's `Status`); connection failures, timeouts
-and TLS errors are urllib3's own exceptions, which `bot.kube.client` turns into `KubeError`. A 401 makes the
-credentials drop what they cached (an exec plugin's expired token, a rotated token file) and, when that can
-help, the call is sent once more.
+A non-2xx answer raises `ApiStatusError` with the body (the apiserver's `Status`); a connection failure raises the
+`OSError` the socket raised (`ConnectionRefusedError`, `socket.gaierror`, `ssl.SSLError`, `TimeoutError`…) or an
+`http.client.HTTPException`, which `bot.kube.client` turns into `KubeError`. A 401 makes the credentials drop what
+they cached (an exec plugin's expired token, a rotated token file) and, when that can help, the call is sent once
+more. A GET that fails because a reused connection was closed under it is sent once more on a fresh one; a write
+is never re-sent (the guard settles a lost answer by re-reading, bot/guard/inplace.py).
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
+import select
 import ssl
-import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
-
-import urllib3
+from urllib.parse import unquote, urlencode, urlsplit
 
 from bot.kube.auth import Auth, auth_for
 from bot.kube.kubeconfig import ClusterAccess, KubeconfigError
 
 Query = Sequence[tuple[str, Any]]
+_RETRY_ON_REUSED = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 class ApiStatusError(Exception):
@@ -41,17 +47,41 @@ class ApiStatusError(Exception):
         self.body = body
 
 
+@dataclass(frozen=True)
+class Response:
+    """An answer, its body read in full."""
+
+    status: int
+    reason: str
+    data: bytes = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where connections go: the server (scheme, host, port, path prefix) and the proxy in front of it."""
+
+    scheme: str
+    host: str
+    port: int
+    prefix: str
+    proxy_host: str | None = None
+    proxy_port: int | None = None
+    proxy_auth: str | None = field(default=None, repr=False)
+
+
 class Connection:
-    """A pooled connection to one API server with one set of credentials; safe to share between threads."""
+    """Keep-alive connections to one API server with one set of credentials; safe to share between threads."""
 
     def __init__(self, access: ClusterAccess, *, pool_size: int = 32, auth: Auth | None = None) -> None:
         self.access = access
         self.host = access.server
+        self._target = _target(access)
         self._auth = auth if auth is not None else auth_for(access)
-        self._pool_size = pool_size
         self._lock = threading.Lock()
-        self._pool: urllib3.PoolManager | None = None
-        self._pool_cert: tuple[bytes, bytes] | None = None
+        self._pool = _Pool(pool_size)
+        self._context: ssl.SSLContext | None = None
+        self._context_cert: tuple[bytes, bytes] | None = None
 
     def request(
         self,
@@ -62,76 +92,205 @@ class Connection:
         headers: Mapping[str, str] | None = None,
         body: Any = None,
         timeout: tuple[float, float] = (3.0, 5.0),
-    ) -> urllib3.BaseHTTPResponse:
-        """Send one call to `path` (its parameters already quoted); the answer (2xx), body read, else ApiStatusError."""
-        url = self.host + path
+    ) -> Response:
+        """Send one call to `path` (its parameters already quoted); the answer (2xx), else ApiStatusError."""
+        target = self._target.prefix + path
         if query:
-            url += "?" + urlencode([(k, _query_value(v)) for k, v in query])
+            target += "?" + urlencode([(k, _query_value(v)) for k, v in query])
         data = None if body is None else json.dumps(body).encode()
         for attempt in (1, 2):
-            response = self._send(method, url, headers or {}, data, timeout)
+            response = self._send(method, target, headers or {}, data, timeout)
             if response.status == 401 and attempt == 1 and self._auth.refused():
                 continue
             if not 200 <= response.status <= 299:
-                raise ApiStatusError(response.status, response.reason or "", response.data)
+                raise ApiStatusError(response.status, response.reason, response.data)
             return response
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _send(
-        self, method: str, url: str, headers: Mapping[str, str], data: bytes | None, timeout: tuple[float, float]
-    ) -> urllib3.BaseHTTPResponse:
+        self, method: str, target: str, headers: Mapping[str, str], data: bytes | None, timeout: tuple[float, float]
+    ) -> Response:
         sent = {"Accept": "application/json", "User-Agent": "crashloop-bot", **headers}
         if data is not None:
             sent.setdefault("Content-Type", "application/json")
         authorization = self._auth.header()
         if authorization:
             sent["Authorization"] = authorization
-        return self._pool_manager().request(
-            method,
-            url,
-            body=data,
-            headers=sent,
-            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            retries=False,
-            redirect=False,
-            preload_content=True,
-        )
+        t = self._target
+        if t.proxy_host and t.scheme == "http":  # plain HTTP through a proxy: the absolute URL, the proxy's credentials
+            target = f"http://{_host_port(t.host, t.port)}{target}"
+            if t.proxy_auth:
+                sent["Proxy-Authorization"] = t.proxy_auth
+        new = self._new_connection_factory(timeout[0])
+        conn, reused = self._pool.get(new)
+        try:
+            return self._exchange(conn, method, target, sent, data, timeout)
+        except _RETRY_ON_REUSED:
+            conn.close()
+            if not (reused and method == "GET"):
+                raise
+        conn, _ = self._pool.get(new, fresh=True)
+        try:
+            return self._exchange(conn, method, target, sent, data, timeout)
+        except BaseException:
+            conn.close()
+            raise
 
-    def _pool_manager(self) -> urllib3.PoolManager:
-        """The pool, rebuilt when an exec plugin hands out a new client certificate."""
-        cert = self._auth.client_cert() if self.access.tls else None
+    def _exchange(
+        self,
+        conn: http.client.HTTPConnection,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        data: bytes | None,
+        timeout: tuple[float, float],
+    ) -> Response:
+        if conn.sock is None:
+            conn.timeout = timeout[0]
+            conn.connect()
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout[1])
+        conn.request(method, target, body=data, headers=dict(headers))
+        answer = conn.getresponse()
+        try:
+            body = answer.read()
+        except BaseException:
+            conn.close()
+            raise
+        response = Response(answer.status, answer.reason or "", body, dict(answer.getheaders()))
+        if answer.will_close:
+            conn.close()
+        else:
+            self._pool.put(conn)
+        return response
+
+    def _new_connection_factory(self, connect_timeout: float) -> Callable[[], http.client.HTTPConnection]:
+        t = self._target
+        host, port = (t.proxy_host, t.proxy_port or 0) if t.proxy_host else (t.host, t.port)
+        if t.scheme != "https":
+            return lambda: http.client.HTTPConnection(host, port, timeout=connect_timeout)
+        context = self._ssl_context()
+        sni = self.access.tls_server_name or (t.host if t.proxy_host else None)  # through a tunnel: the server's name
+        tunnel = {"Proxy-Authorization": t.proxy_auth} if t.proxy_auth else {}
+
+        def https() -> http.client.HTTPConnection:
+            conn = _HTTPSConnection(host, port, timeout=connect_timeout, context=context, server_hostname=sni)
+            if t.proxy_host:
+                conn.set_tunnel(t.host, t.port, headers=tunnel)
+            return conn
+
+        return https
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """The TLS context, rebuilt (and the idle connections dropped) when an exec plugin hands out a new cert."""
+        cert = self._auth.client_cert()
         with self._lock:
-            if self._pool is None or cert != self._pool_cert:
-                if self._pool is not None:
+            if self._context is None or cert != self._context_cert:
+                if self._context is not None:
                     self._pool.clear()
-                self._pool, self._pool_cert = self._build(cert), cert
-            return self._pool
-
-    def _build(self, cert: tuple[bytes, bytes] | None) -> urllib3.PoolManager:
-        kwargs: dict[str, Any] = {"maxsize": self._pool_size, "block": False}
-        if self.access.tls:
-            kwargs.update(tls_options(self.access, cert))
-        proxy = self.access.proxy_url
-        if proxy is None:
-            return urllib3.PoolManager(**kwargs)
-        if proxy.startswith("socks"):
-            try:
-                from urllib3.contrib.socks import SOCKSProxyManager
-            except ImportError as exc:
-                raise KubeconfigError(f"proxy-url {proxy} needs PySocks (pip install 'urllib3[socks]')") from exc
-            return SOCKSProxyManager(proxy, **kwargs)
-        return urllib3.ProxyManager(proxy, **kwargs)
+                self._context, self._context_cert = ssl_context(self.access, cert), cert
+            return self._context
 
     def close(self) -> None:
+        self._pool.clear()
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS whose certificate is checked against `server_hostname` when set (kubeconfig `tls-server-name`, or
+    the API server's own name when connecting to a proxy), else against the host connected to."""
+
+    def __init__(
+        self, host: str, port: int, *, timeout: float, context: ssl.SSLContext, server_hostname: str | None
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._tls_context = context
+        self._server_hostname = server_hostname
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # TCP, and the proxy's CONNECT tunnel when there is one
+        name = self._server_hostname or self.host
+        self.sock = self._tls_context.wrap_socket(self.sock, server_hostname=name)
+
+
+class _Pool:
+    """Idle keep-alive connections, most recently used first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = max(1, size)
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def get(
+        self, new: Callable[[], http.client.HTTPConnection], *, fresh: bool = False
+    ) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection still open (reused: True), else a new one."""
+        while not fresh:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
+            if not _dropped(conn):
+                return conn, True
+            conn.close()
+        return new(), False
+
+    def put(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
-            if self._pool is not None:
-                self._pool.clear()
+            if len(self._idle) < self._size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
-def tls_options(access: ClusterAccess, cert: tuple[bytes, bytes] | None) -> dict[str, Any]:
-    """urllib3 pool arguments for the cluster's TLS: its CA (else the system's), SNI name, client certificate."""
-    context = ssl.create_default_context()
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection was closed by the server (readable while idle means EOF, or junk)."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _target(access: ClusterAccess) -> _Target:
+    parts = urlsplit(access.server)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise KubeconfigError(f"server {access.server!r} is not an http(s) URL")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise KubeconfigError(f"server {access.server!r}: {exc}") from exc
+    target = _Target(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
+    if not access.proxy_url:
+        return target
+    proxy = urlsplit(access.proxy_url)
+    if proxy.scheme != "http" or not proxy.hostname:
+        raise KubeconfigError(
+            f"proxy-url {access.proxy_url!r}: only http:// proxies are supported (CONNECT for https servers)"
+        )
+    auth = None
+    if proxy.username is not None:
+        pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+        auth = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return _Target(parts.scheme, parts.hostname, port, target.prefix, proxy.hostname, proxy.port or 80, auth)
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def ssl_context(access: ClusterAccess, cert: tuple[bytes, bytes] | None = None) -> ssl.SSLContext:
+    """TLS for the cluster: its CA (else the system's), hostname checking, the client certificate if any."""
     if not access.verify:
+        context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     elif access.ca_pem:
@@ -139,17 +298,14 @@ def tls_options(access: ClusterAccess, cert: tuple[bytes, bytes] | None) -> dict
             context = ssl.create_default_context(cadata=_pem_text(access.ca_pem, "certificate-authority"))
         except ssl.SSLError as exc:
             raise KubeconfigError(f"the certificate-authority cannot be used: {exc.reason or exc}") from exc
+    else:
+        context = ssl.create_default_context()
     client = cert or (
         (access.client_cert_pem, access.client_key_pem) if access.client_cert_pem and access.client_key_pem else None
     )
     if client is not None:
         _load_client_cert(context, *client)
-    options: dict[str, Any] = {"ssl_context": context, "cert_reqs": "CERT_REQUIRED" if access.verify else "CERT_NONE"}
-    if not access.verify:
-        options["assert_hostname"] = False
-    if access.tls_server_name:
-        options["server_hostname"] = access.tls_server_name
-    return options
+    return context
 
 
 def _pem_text(pem: bytes, what: str) -> str:
@@ -161,6 +317,8 @@ def _pem_text(pem: bytes, what: str) -> str:
 
 def _load_client_cert(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
     """Load a PEM certificate and key held in memory (ssl only reads files: a private directory, removed at once)."""
+    import tempfile  # only for client certificates: ≈ 3 ms of start-up otherwise
+
     with tempfile.TemporaryDirectory(prefix="crashloop-tls-") as private:
         cert_path, key_path = os.path.join(private, "client.crt"), os.path.join(private, "client.key")
         for path, content in ((cert_path, cert), (key_path, key)):
