@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 EXIT_UNREACHABLE = 1
 EXIT_NOT_FOUND = 2
-UNREACHABLE = ("unreachable", "timeout")
+UNREACHABLE = ("unreachable", "timeout", "unauthenticated")  # the cluster could not be read: exit 1
 
 EXAMPLES = """\b
 Examples:

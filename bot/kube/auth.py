@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.kube.exec_credential import ExecCredentials, ExecResult
@@ -22,27 +23,30 @@ TOKEN_FILE_REREAD_SECONDS = 60.0  # the kubernetes package's in-cluster loader r
 class Auth(Protocol):
     """Credentials for one connection."""
 
-    def header(self) -> str | None:
-        """The Authorization header value for the next request (None: send none)."""
-
-    def client_cert(self) -> tuple[bytes, bytes] | None:
-        """The client certificate and key (PEM) the TLS connection presents, when it is one that can change."""
+    def current(self) -> Credentials:
+        """What the next request sends (asked once per request)."""
 
     def refused(self) -> bool:
         """The API server answered 401: drop what is cached; True when retrying once may succeed."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The Authorization header value (None: send none), and a client certificate and key (PEM) that can change
+    (an exec plugin's; None: the kubeconfig's own, if any)."""
+
+    header: str | None = field(default=None, repr=False)
+    client_cert: tuple[bytes, bytes] | None = field(default=None, repr=False)
 
 
 class StaticAuth:
     """A fixed bearer token, a username/password, or no Authorization header at all."""
 
     def __init__(self, value: str | None) -> None:
-        self._value = value
+        self._credentials = Credentials(value)
 
-    def header(self) -> str | None:
-        return self._value
-
-    def client_cert(self) -> tuple[bytes, bytes] | None:
-        return None
+    def current(self) -> Credentials:
+        return self._credentials
 
     def refused(self) -> bool:
         return False
@@ -57,14 +61,11 @@ class TokenFileAuth:
         self._token = read_token_file(path)
         self._read_at = time.monotonic()
 
-    def header(self) -> str | None:
+    def current(self) -> Credentials:
         with self._lock:
             if time.monotonic() - self._read_at >= TOKEN_FILE_REREAD_SECONDS:
                 self._token, self._read_at = read_token_file(self._path), time.monotonic()
-            return f"Bearer {self._token}"
-
-    def client_cert(self) -> tuple[bytes, bytes] | None:
-        return None
+            return Credentials(f"Bearer {self._token}")
 
     def refused(self) -> bool:
         with self._lock:
@@ -80,15 +81,13 @@ class ExecAuth:
         self._credentials = credentials
         self._last: ExecResult | None = None
 
-    def header(self) -> str | None:
+    def current(self) -> Credentials:
         self._last = result = self._credentials.current()
-        return f"Bearer {result.token}" if result.token else None
-
-    def client_cert(self) -> tuple[bytes, bytes] | None:
-        result = self._credentials.current()
+        if result.token:
+            return Credentials(f"Bearer {result.token}")
         if result.client_cert_pem and result.client_key_pem:
-            return result.client_cert_pem, result.client_key_pem
-        return None
+            return Credentials(client_cert=(result.client_cert_pem, result.client_key_pem))
+        return Credentials()
 
     def refused(self) -> bool:
         if self._last is not None:

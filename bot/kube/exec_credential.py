@@ -66,7 +66,7 @@ def run_plugin(plugin: ExecPlugin) -> ExecResult:
     """Run the plugin once and parse its ExecCredential; KubeconfigError says what went wrong."""
     interactive = plugin.interactive_mode != "Never" and _isatty(sys.stdin) and _isatty(sys.stdout)
     if plugin.interactive_mode == "Always" and not interactive:
-        raise KubeconfigError(f"exec plugin {plugin.command}: it needs a terminal (interactiveMode: Always)")
+        raise KubeconfigError(f"exec plugin `{plugin.command}` needs a terminal (interactiveMode: Always)")
     spec: dict[str, object] = {"interactive": interactive}
     if plugin.cluster is not None:
         spec["cluster"] = plugin.cluster
@@ -84,40 +84,40 @@ def run_plugin(plugin: ExecPlugin) -> ExecResult:
             check=False,
         )
     except FileNotFoundError as exc:
-        raise KubeconfigError(f"exec plugin {plugin.command}: not found ({exc.strerror})") from exc
+        raise KubeconfigError(f"exec plugin `{plugin.command}` was not found ({exc.strerror})") from exc
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KubeconfigError(f"exec plugin {plugin.command}: {exc}") from exc
+        raise KubeconfigError(f"exec plugin `{plugin.command}` could not run ({exc})") from exc
     if done.returncode != 0:
         said = redact((done.stderr or b"").decode("utf-8", errors="replace").strip())[-500:]
         raise KubeconfigError(
-            f"exec plugin {plugin.command}: exited with code {done.returncode}" + (f": {said}" if said else "")
+            f"exec plugin `{plugin.command}` exited with code {done.returncode}" + (f": {said}" if said else "")
         )
     return parse_credential(plugin, done.stdout)
 
 
 def parse_credential(plugin: ExecPlugin, output: bytes) -> ExecResult:
     """The `status` of the ExecCredential the plugin printed."""
-    where = f"exec plugin {plugin.command}"
+    where = f"exec plugin `{plugin.command}`"
     try:
         data = json.loads(output)
     except ValueError as exc:
-        raise KubeconfigError(f"{where}: its output is not JSON ({exc})") from exc
+        raise KubeconfigError(f"{where} printed no JSON ({exc})") from exc
     if not isinstance(data, dict) or data.get("kind") != "ExecCredential":
-        raise KubeconfigError(f"{where}: its output is not an ExecCredential")
+        raise KubeconfigError(f"{where} printed no ExecCredential")
     if data.get("apiVersion") != plugin.api_version:
         raise KubeconfigError(
-            f"{where}: it answered apiVersion {data.get('apiVersion')!r}, the kubeconfig asks for {plugin.api_version}"
+            f"{where} answered apiVersion {data.get('apiVersion')!r}, the kubeconfig asks for {plugin.api_version}"
         )
     status = data.get("status")
     if not isinstance(status, dict):
-        raise KubeconfigError(f"{where}: its ExecCredential has no status")
+        raise KubeconfigError(f"{where} printed an ExecCredential without status")
     expires = _expiry(where, status.get("expirationTimestamp"))
     if status.get("token"):
         return ExecResult(token=str(status["token"]), expires=expires)
     cert, key = status.get("clientCertificateData"), status.get("clientKeyData")
     if cert and key:
         return ExecResult(client_cert_pem=str(cert).encode(), client_key_pem=str(key).encode(), expires=expires)
-    raise KubeconfigError(f"{where}: its ExecCredential has neither a token nor a client certificate and key")
+    raise KubeconfigError(f"{where} printed an ExecCredential with neither a token nor a client certificate and key")
 
 
 def _expiry(where: str, value: object) -> datetime | None:
@@ -126,7 +126,7 @@ def _expiry(where: str, value: object) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError as exc:
-        raise KubeconfigError(f"{where}: expirationTimestamp {value!r} is not RFC 3339") from exc
+        raise KubeconfigError(f"{where} printed an expirationTimestamp that is not RFC 3339 ({value!r})") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from bot.kube.auth import Credentials
 from bot.kube.kubeconfig import ClusterAccess, KubeconfigError
 
 
@@ -23,13 +24,10 @@ class ConfigurationAuth:
         self._configuration = configuration
         self._lock = threading.Lock()
 
-    def header(self) -> str | None:
+    def current(self) -> Credentials:
         with self._lock:  # the refresh hook rewrites the configuration in place
             value = self._configuration.get_api_key_with_prefix("BearerToken")
-        return str(value) if value else None
-
-    def client_cert(self) -> tuple[bytes, bytes] | None:
-        return None
+        return Credentials(str(value) if value else None)
 
     def refused(self) -> bool:
         return False

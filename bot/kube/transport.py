@@ -113,15 +113,15 @@ class Connection:
         sent = {"Accept": "application/json", "User-Agent": "crashloop-bot", **headers}
         if data is not None:
             sent.setdefault("Content-Type", "application/json")
-        authorization = self._auth.header()
-        if authorization:
-            sent["Authorization"] = authorization
+        credentials = self._auth.current()
+        if credentials.header:
+            sent["Authorization"] = credentials.header
         t = self._target
         if t.proxy_host and t.scheme == "http":  # plain HTTP through a proxy: the absolute URL, the proxy's credentials
             target = f"http://{_host_port(t.host, t.port)}{target}"
             if t.proxy_auth:
                 sent["Proxy-Authorization"] = t.proxy_auth
-        new = self._new_connection_factory(timeout[0])
+        new = self._new_connection_factory(timeout[0], credentials.client_cert)
         conn, reused = self._pool.get(new)
         try:
             return self._exchange(conn, method, target, sent, data, timeout)
@@ -164,12 +164,14 @@ class Connection:
             self._pool.put(conn)
         return response
 
-    def _new_connection_factory(self, connect_timeout: float) -> Callable[[], http.client.HTTPConnection]:
+    def _new_connection_factory(
+        self, connect_timeout: float, cert: tuple[bytes, bytes] | None
+    ) -> Callable[[], http.client.HTTPConnection]:
         t = self._target
         host, port = (t.proxy_host, t.proxy_port or 0) if t.proxy_host else (t.host, t.port)
         if t.scheme != "https":
             return lambda: http.client.HTTPConnection(host, port, timeout=connect_timeout)
-        context = self._ssl_context()
+        context = self._ssl_context(cert)
         sni = self.access.tls_server_name or (t.host if t.proxy_host else None)  # through a tunnel: the server's name
         tunnel = {"Proxy-Authorization": t.proxy_auth} if t.proxy_auth else {}
 
@@ -181,9 +183,8 @@ class Connection:
 
         return https
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def _ssl_context(self, cert: tuple[bytes, bytes] | None) -> ssl.SSLContext:
         """The TLS context, rebuilt (and the idle connections dropped) when an exec plugin hands out a new cert."""
-        cert = self._auth.client_cert()
         with self._lock:
             if self._context is None or cert != self._context_cert:
                 if self._context is not None:

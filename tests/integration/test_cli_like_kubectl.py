@@ -203,6 +203,12 @@ def test_demo_with_an_unknown_scenario_says_which_exist() -> None:
 # --- speed: what a read-only triage loads ------------------------------------------------------------------------
 
 HEAVY = (
+    "kubernetes",  # bot/kube reads kubeconfigs and calls the API itself; the package only for legacy auth-providers
+    "bot.kube.fallback",
+    "urllib3",
+    "requests",
+    "apscheduler",
+    "pydantic_settings",
     "slack_sdk",
     "slack_bolt",
     "sqlalchemy",
@@ -249,3 +255,43 @@ def test_help_loads_neither_the_heavy_stacks_nor_triage() -> None:
     # …and the probe sees them when they are loaded (guards the guard): `serve --help` loads the command only.
     loaded, _ = _loaded("act", "--help")
     assert "bot.guard" in loaded
+
+
+def test_a_context_with_a_legacy_auth_provider_is_the_one_that_loads_kubernetes(tmp_path: Path) -> None:
+    """Guards the guard for `kubernetes`: the probe sees the package when the fallback loader does use it."""
+    kubeconfig = tmp_path / "kubeconfig"
+    user = {"auth-provider": {"name": "oidc", "config": {"client-id": "k8s", "id-token": "a.b.c"}}}
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "sim", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "sim",
+            }
+        )
+    )
+    loaded, _ = _loaded("--config", str(write_config(tmp_path / "c.yaml", kubeconfig)), "triage", "prod", "x")
+    assert {"kubernetes", "bot.kube.fallback"} <= loaded
+
+
+def test_a_failing_exec_plugin_is_named_exit_1(tmp_path: Path) -> None:
+    plugin = tmp_path / "get-token"
+    plugin.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.stderr.write('token expired: log in again\\n')\nsys.exit(1)\n"
+    )
+    plugin.chmod(0o755)
+    kubeconfig = tmp_path / "kubeconfig"
+    exec_ = {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"exec": exec_}}],
+                "contexts": [{"name": "sim", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    result = run("--config", str(write_config(tmp_path / "c.yaml", kubeconfig)), "triage", "prod", "ledger-api")
+    assert result.exit_code == 1, result.output
+    assert f"exec plugin `{plugin}` exited with code 1: token expired: log in again" in result.output
