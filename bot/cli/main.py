@@ -12,6 +12,7 @@ exist (environment, workload, context) or the configuration is invalid — the m
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,10 +45,11 @@ Examples:
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while the triage path imports its modules and builds the config models.
+    """No cyclic garbage collection during a one-shot command such as `triage`.
 
-    Imports allocate tens of thousands of objects that live until the process exits; the collector would walk
-    them again and again (≈ 10 % of a triage's start-up, bench/cli_speed.py). Collection resumes afterwards.
+    Its imports and config models allocate tens of thousands of objects that live until the process exits; the
+    collector would walk them again and again (≈ 10 % of a triage's wall time, bench/cli_speed.py). A triage
+    allocates a few MB at most; collection resumes afterwards (tests run commands in-process).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -133,13 +135,22 @@ def triage(
 ) -> None:
     """Triage WORKLOAD (Deployment, StatefulSet, DaemonSet or pod name) in ENVIRONMENT."""
     with paused_gc():
-        import asyncio
+        _triage(ctx, environment, workload, namespace, pod, fmt)
 
-        from bot.kube.client import KubeConfigError, KubeError
-        from bot.triage.locate import WorkloadNotFound
-        from bot.triage.run import Triager
 
-        config = _load(ctx)
+def _triage(
+    ctx: click.Context, environment: str, workload: str, namespace: str | None, pod: str | None, fmt: str
+) -> None:
+    import asyncio
+
+    from bot.kube.client import KubeConfigError, KubeError
+    from bot.triage.locate import WorkloadNotFound
+    from bot.triage.run import Triager
+
+    # The bot uses no pydantic plugins; looking for them scans every installed distribution's entry points when the
+    # first config model is built (≈ 8 ms of a triage, bench/cli_speed.py). An explicit setting is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    config = _load(ctx)
     _environment(config, environment)
     triager = Triager(config)
     try:

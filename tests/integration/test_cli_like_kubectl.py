@@ -295,3 +295,21 @@ def test_a_failing_exec_plugin_is_named_exit_1(tmp_path: Path) -> None:
     result = run("--config", str(write_config(tmp_path / "c.yaml", kubeconfig)), "triage", "prod", "ledger-api")
     assert result.exit_code == 1, result.output
     assert f"exec plugin `{plugin}` exited with code 1: token expired: log in again" in result.output
+
+
+SERVE_PROBE = """
+import sys
+import bot.app, bot.cli.serving
+absent = ("matplotlib", "kubernetes", "urllib3", "bot.reports.chart", "bot.kube.fallback")
+print("LOADED", ",".join(sorted({a for a in absent for m in list(sys.modules) if m == a or m.startswith(a + ".")})))
+print("APP", "aiohttp" in sys.modules and "bot.reports.service" in sys.modules)
+"""
+
+
+def test_serve_loads_no_chart_stack_nor_kubernetes_package_at_start() -> None:
+    """Issue 13: matplotlib (≈ 40 MB resident) waits for the first chart; the kubernetes package for a legacy
+    auth-provider. The probe imports what `crashloop serve` imports before it listens."""
+    result = subprocess.run([sys.executable, "-c", SERVE_PROBE], cwd=REPO, capture_output=True, text=True, timeout=120)
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith(("LOADED", "APP")))
+    assert lines["APP"].strip() == "True", "the probe loaded the app and the report service"
+    assert lines["LOADED"].strip() == ""
