@@ -1,12 +1,12 @@
 """The RBAC grants exactly what the code calls: no verb more, no verb less.
 
-The calls are derived from the code itself. `bot/kube/client.py` is the only module that talks to the Kubernetes API;
-its classes are the adapters (KubeReader, KubeWriter, LeaseClient). For every method of an adapter, `ast` finds
+The calls are derived from the code itself. `bot/kube/client.py` is the only module that talks to the Kubernetes
+API; its classes are the adapters (KubeReader, KubeWriter, LeaseClient). For every method of an adapter, `ast` finds
 the routes it names (string literals that are keys of the module's ROUTES table: each one HTTP method and path);
-API_CALLS maps each to the RBAC it needs, and a test checks each entry against its route's method and path. A method whose name no module of bot/ or handlers/ references
-(dead code) is not counted; the match is by name, so a generic name such as
-LeaseClient.get always counts as used, which errs towards granting. Each adapter is granted through one role
-(ADAPTER_ROLES), except the calls CALL_ROLES moves to a narrower one (`get secrets`: a Role in each environment
+API_CALLS maps each to the RBAC it needs, and a test checks each entry against its route's method and path. A method
+whose name no module of bot/ or handlers/ references (dead code) is not counted; the match is by name, so a generic
+name such as LeaseClient.get always counts as used, which errs towards granting. Each adapter is granted through one
+role (ADAPTER_ROLES), except the calls CALL_ROLES moves to a narrower one (`get secrets`: a Role in each environment
 namespace, not the cluster-wide triage role); the rendered role's rules, expanded to (apiGroup, resource, verb)
 triples, must equal the derived triples.
 
