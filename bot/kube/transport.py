@@ -129,6 +129,9 @@ class Connection:
             conn.close()
             if not (reused and method == "GET"):
                 raise
+        except BaseException:
+            conn.close()
+            raise
         conn, _ = self._pool.get(new, fresh=True)
         try:
             return self._exchange(conn, method, target, sent, data, timeout)

@@ -3,7 +3,7 @@ subcommand, -o text|json|yaml|wide (--format kept), colour only on a terminal, c
 type, an unreachable cluster named as such (exit 1), and a triage that loads none of the heavy stacks.
 
 Driven through click's runner, or as a real process where the terminal or the set of imported modules matters,
-against the simulated cluster with the real kubernetes client.
+against the simulated cluster through the bot's own Kubernetes client (bot/kube).
 """
 
 from __future__ import annotations
