@@ -2,7 +2,7 @@
 
 Each case (`tests/corpus/<id>.yaml`, format in `tests/corpus/README.md`) is seeded into a simulated cluster; the
 bot triages it with `crashloop triage <env> <workload> -n <namespace> --format json` — the real CLI command and
-the real `kubernetes` client — and the JSON is scored against the case's `expected`. Cases that share a namespace
+the bot's own Kubernetes client (`bot/kube`) — and the JSON is scored against the case's `expected`. Cases that share a namespace
 would see each other's objects, so they are spread over a few clusters, each case alone in its namespace there.
 """
 
