@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from bot.core.config import Environment
+from bot.kube.kubeconfig import kubeconfig_files
 
 EXIT_UNREACHABLE = 1
 EXIT_NOT_FOUND = 2
@@ -31,14 +32,6 @@ class Check:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
-
-
-def kubeconfig_files(explicit: str | None) -> list[Path]:
-    """The kubeconfig files kubectl would read: the given one, else $KUBECONFIG's list, else ~/.kube/config."""
-    if explicit:
-        return [Path(explicit).expanduser()]
-    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-    return [Path(p).expanduser() for p in listed] or [Path.home() / ".kube" / "config"]
 
 
 def contexts(files: list[Path]) -> list[str]:
@@ -97,4 +90,4 @@ def _answers(env: Environment, where: str) -> Check:
         return Check(f"{where}: {exc.message}", EXIT_UNREACHABLE)
     finally:
         reader.close()
-    return Check(f"{where}: the API server at {api.configuration.host} answers ({version})")
+    return Check(f"{where}: the API server at {api.host} answers ({version})")

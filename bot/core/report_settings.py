@@ -6,10 +6,13 @@ Unknown keys are errors, like everywhere else in the configuration.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:  # imported when a trigger is built: a read-only `crashloop triage` never needs APScheduler
+    from apscheduler.triggers.cron import CronTrigger
 
 CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")  # crontab: 0 and 7 are Sunday
 
@@ -20,6 +23,8 @@ def crontab_trigger(cron: str, timezone: str) -> CronTrigger:
     APScheduler 3's `CronTrigger.from_crontab` reads a numeric day of week as 0 = Monday, so "0 9 * * 1" would fire
     on Tuesdays; numbers, ranges and steps of that field are therefore turned into day names first.
     """
+    from apscheduler.triggers.cron import CronTrigger
+
     fields = cron.split()
     if len(fields) != 5:
         raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.core.config import Config
 from bot.core.metrics import Metrics
 from bot.core.report_settings import ReportsConfig
-from bot.reports import chart, render, wording
+from bot.reports import render, wording
 from bot.reports.hotspots import WORKLOAD_KINDS, compose
 from bot.reports.model import SOURCE_PROMETHEUS, SOURCE_SAMPLER, Coverage, HotspotReport, Suggestion, Window
 from bot.reports.owndata import (
@@ -168,6 +168,8 @@ async def upload_chart(ctx: ReportContext, report: HotspotReport, channel: str, 
     """The PNG chart into the report's thread; its file id (None when no listed workload restarted)."""
     if not report.drawable:
         return None
+    from bot.reports import chart  # matplotlib: ≈ 40 MB resident, loaded when a chart is first drawn (issue 13)
+
     stamp = f"{report.period_start:%Y%m%d}-{report.period_end:%Y%m%d}"
     return await upload_png(
         ctx.slack,

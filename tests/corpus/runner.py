@@ -1,9 +1,10 @@
 """Runs the corpus of real incidents through the bot's real path, for the corpus test and the accuracy bench.
 
-Each case (`tests/corpus/<id>.yaml`, format in `tests/corpus/README.md`) is seeded into a simulated cluster; the
-bot triages it with `crashloop triage <env> <workload> -n <namespace> --format json` — the real CLI command and
-the real `kubernetes` client — and the JSON is scored against the case's `expected`. Cases that share a namespace
-would see each other's objects, so they are spread over a few clusters, each case alone in its namespace there.
+Each case (`tests/corpus/<id>.yaml`, format in `tests/corpus/README.md`) is seeded into a simulated cluster; the bot
+triages it with `crashloop triage <env> <workload> -n <namespace> --format json` — the real CLI command and the
+bot's own Kubernetes client (`bot/kube`) — and the JSON is scored against the case's `expected`. Cases that share a
+namespace would see each other's objects, so they are spread over a few clusters, each case alone in its namespace
+there.
 """
 
 from __future__ import annotations

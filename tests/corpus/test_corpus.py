@@ -1,4 +1,4 @@
-"""Every real incident of the corpus through the real path: simulated cluster, `kubernetes` client, the CLI.
+"""Every real incident of the corpus through the real path: simulated cluster, the bot's Kubernetes client, the CLI.
 
 The bar (issue 9): the triage is right on at least 95 % of the cases — branch (or an honest alternative), the
 container, the decisive line quoted in `summary`/`reasons`, and the first remedy. Cases it gets wrong are listed

@@ -1,19 +1,19 @@
 """The RBAC grants exactly what the code calls: no verb more, no verb less.
 
-The calls are derived from the code itself. `bot/kube/client.py` is the only module that talks to the Kubernetes API;
-its classes are the adapters (KubeReader, KubeWriter, LeaseClient). For every method of an adapter, `ast` finds
-the Kubernetes client methods it references (any attribute named like a method of a `kubernetes.client.*Api`
-class); API_CALLS maps each to the RBAC it needs. A method whose name no module of bot/ or handlers/ references
-(dead code, today KubeReader.list_namespaces) is not counted; the match is by name, so a generic name such as
-LeaseClient.get always counts as used, which errs towards granting. Each adapter is granted through one role
-(ADAPTER_ROLES), except the calls CALL_ROLES moves to a narrower one (`get secrets`: a Role in each environment
+The calls are derived from the code itself. `bot/kube/client.py` is the only module that talks to the Kubernetes
+API; its classes are the adapters (KubeReader, KubeWriter, LeaseClient). For every method of an adapter, `ast` finds
+the routes it names (string literals that are keys of the module's ROUTES table: each one HTTP method and path);
+API_CALLS maps each to the RBAC it needs, and a test checks each entry against its route's method and path. A method
+whose name no module of bot/ or handlers/ references (dead code) is not counted; the match is by name, so a generic
+name such as LeaseClient.get always counts as used, which errs towards granting. Each adapter is granted through one
+role (ADAPTER_ROLES), except the calls CALL_ROLES moves to a narrower one (`get secrets`: a Role in each environment
 namespace, not the cluster-wide triage role); the rendered role's rules, expanded to (apiGroup, resource, verb)
 triples, must equal the derived triples.
 
 The same checks run on both ways of installing: the Kustomize overlays and the Helm chart rendered with its
 ci/ values files (`single` and `ha` shapes), and the two must grant the very same rules.
 
-When this test fails after a change to bot/kube/client.py: add the new client method to API_CALLS, then grant (or stop
+When this test fails after a change to bot/kube/client.py: add the new route to API_CALLS, then grant (or stop
 granting) it in deploy/rbac/ with a comment naming the code path, and in deploy/helm/crashloop-bot/templates/rbac-*.
 """
 
@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
 import os
 from typing import Any
 
-import kubernetes.client
 import pytest
 import yaml
 
 from bot.core.config import LeaderElection
+from bot.kube.client import ROUTES
 from tests.deploy.deploytools import (
     CHART,
     DEPLOY,
@@ -54,40 +53,38 @@ K8S_MODULE = REPO / "bot" / "kube" / "client.py"
 CALLER_ROOTS = (REPO / "bot", REPO / "handlers")
 NOT_CALLERS = (REPO / "bot" / "devtools",)
 
-# Every Kubernetes client method bot/kube/client.py references → the RBAC it needs. None: no RBAC rule is needed.
+# Every route bot/kube/client.py's adapters name (its ROUTES table) → the RBAC it needs. None: no RBAC rule is needed.
 API_CALLS: dict[str, Triple | None] = {
     # core/v1
-    "read_namespaced_pod": ("", "pods", "get"),
-    "list_namespaced_pod": ("", "pods", "list"),
-    "create_namespaced_pod": ("", "pods", "create"),
-    "delete_namespaced_pod": ("", "pods", "delete"),
-    "read_namespaced_pod_log": ("", "pods/log", "get"),
-    "list_namespaced_event": ("", "events", "list"),
-    "read_namespaced_secret": ("", "secrets", "get"),
-    "read_namespaced_config_map": ("", "configmaps", "get"),
-    "read_namespaced_service_account": ("", "serviceaccounts", "get"),
-    "list_namespaced_service_account": ("", "serviceaccounts", "list"),
-    "list_namespace": ("", "namespaces", "list"),
+    "read_pod": ("", "pods", "get"),
+    "list_pods": ("", "pods", "list"),
+    "create_pod": ("", "pods", "create"),
+    "delete_pod": ("", "pods", "delete"),
+    "read_pod_log": ("", "pods/log", "get"),
+    "list_events": ("", "events", "list"),
+    "read_secret": ("", "secrets", "get"),
+    "read_configmap": ("", "configmaps", "get"),
+    "read_serviceaccount": ("", "serviceaccounts", "get"),
+    "list_serviceaccounts": ("", "serviceaccounts", "list"),
     # apps/v1
-    "read_namespaced_deployment": ("apps", "deployments", "get"),
-    "list_namespaced_deployment": ("apps", "deployments", "list"),
-    "patch_namespaced_deployment": ("apps", "deployments", "patch"),
-    "read_namespaced_stateful_set": ("apps", "statefulsets", "get"),
-    "list_namespaced_stateful_set": ("apps", "statefulsets", "list"),
-    "patch_namespaced_stateful_set": ("apps", "statefulsets", "patch"),
-    "read_namespaced_daemon_set": ("apps", "daemonsets", "get"),
-    "list_namespaced_daemon_set": ("apps", "daemonsets", "list"),
-    "patch_namespaced_daemon_set": ("apps", "daemonsets", "patch"),
-    "read_namespaced_replica_set": ("apps", "replicasets", "get"),
-    "list_namespaced_replica_set": ("apps", "replicasets", "list"),
-    "read_namespaced_controller_revision": ("apps", "controllerrevisions", "get"),
-    "list_namespaced_controller_revision": ("apps", "controllerrevisions", "list"),
+    "read_deployment": ("apps", "deployments", "get"),
+    "list_deployments": ("apps", "deployments", "list"),
+    "patch_deployment": ("apps", "deployments", "patch"),
+    "read_statefulset": ("apps", "statefulsets", "get"),
+    "list_statefulsets": ("apps", "statefulsets", "list"),
+    "patch_statefulset": ("apps", "statefulsets", "patch"),
+    "read_daemonset": ("apps", "daemonsets", "get"),
+    "list_daemonsets": ("apps", "daemonsets", "list"),
+    "patch_daemonset": ("apps", "daemonsets", "patch"),
+    "read_replicaset": ("apps", "replicasets", "get"),
+    "list_replicasets": ("apps", "replicasets", "list"),
+    "list_controllerrevisions": ("apps", "controllerrevisions", "list"),
     # coordination.k8s.io/v1 (leader election)
-    "read_namespaced_lease": ("coordination.k8s.io", "leases", "get"),
-    "create_namespaced_lease": ("coordination.k8s.io", "leases", "create"),
-    "replace_namespaced_lease": ("coordination.k8s.io", "leases", "update"),
+    "read_lease": ("coordination.k8s.io", "leases", "get"),
+    "create_lease": ("coordination.k8s.io", "leases", "create"),
+    "replace_lease": ("coordination.k8s.io", "leases", "update"),
     # GET /version: a non-resource URL every authenticated client may read (system:public-info-viewer).
-    "get_code": None,
+    "version": None,
 }
 
 # Which role grants each adapter's calls, and in which overlays that role exists.
@@ -137,38 +134,48 @@ def rendered(source: tuple[str, str]) -> tuple[KubeObject, ...]:
     return _render(*source)
 
 
-def _client_api_methods() -> set[str]:
-    """Every method name of every `kubernetes.client.*Api` class: what counts as an API call in bot/kube/client.py."""
-    names: set[str] = set()
-    for cls_name in dir(kubernetes.client):  # the package loads its classes lazily: vars() would miss them
-        cls = getattr(kubernetes.client, cls_name)
-        if cls_name.endswith("Api") and inspect.isclass(cls):
-            members = {n for n, _ in inspect.getmembers(cls, inspect.isfunction)}
-            # Generated operations come in pairs (`read_namespaced_pod` + `…_with_http_info`); helpers do not.
-            names |= {n for n in members if f"{n}_with_http_info" in members}
-    return names
+def _routes() -> set[str]:
+    """The route names of bot/kube/client.py's ROUTES table: what counts as an API call there."""
+    return set(ROUTES)
 
 
 def _adapter_calls() -> dict[str, dict[str, set[str]]]:
-    """{adapter class: {method: {client methods it references}}} from bot/kube/client.py's syntax tree."""
-    api_methods = _client_api_methods()
+    """{adapter class: {method: {routes it names}}} from bot/kube/client.py's syntax tree (route names are literal)."""
+    routes = _routes()
     tree = ast.parse(K8S_MODULE.read_text(encoding="utf-8"))
     result: dict[str, dict[str, set[str]]] = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            stray = {a.attr for a in ast.walk(node) if isinstance(a, ast.Attribute) and a.attr in api_methods}
+            stray = {a.value for a in ast.walk(node) if isinstance(a, ast.Constant) and a.value in routes}
             assert not stray, f"bot/kube/client.py: module-level {node.name}() calls {stray}: use an adapter class"
         if not isinstance(node, ast.ClassDef):
             continue
         methods: dict[str, set[str]] = {}
         for item in node.body:
             if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                calls = {a.attr for a in ast.walk(item) if isinstance(a, ast.Attribute) and a.attr in api_methods}
+                calls = {a.value for a in ast.walk(item) if isinstance(a, ast.Constant) and a.value in routes}
                 if calls:
                     methods[item.name] = calls
         if methods:
             result[node.name] = methods
     return result
+
+
+def test_each_route_grant_matches_its_http_method_and_path() -> None:
+    """API_CALLS is written by hand; each entry must agree with the request its route really sends."""
+    verbs = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+    assert set(API_CALLS) == set(ROUTES), "every route of bot/kube/client.py needs its grant decided in API_CALLS"
+    for route, (method, path) in ROUTES.items():
+        triple = API_CALLS[route]
+        if triple is None:
+            assert not path.startswith(("/api/", "/apis/")), f"{route}: a resource path needs a grant"
+            continue
+        parts = path.strip("/").split("/")
+        group = "" if parts[0] == "api" else parts[1]
+        after = parts[parts.index("{namespace}") + 1 :]
+        resource = after[0] + ("/" + after[2] if len(after) > 2 else "")
+        verb = "list" if method == "GET" and len(after) == 1 else verbs[method]
+        assert triple == (group, resource, verb), f"{route} sends {method} {path}"
 
 
 def _referenced_attributes() -> set[str]:

@@ -3,7 +3,7 @@ subcommand, -o text|json|yaml|wide (--format kept), colour only on a terminal, c
 type, an unreachable cluster named as such (exit 1), and a triage that loads none of the heavy stacks.
 
 Driven through click's runner, or as a real process where the terminal or the set of imported modules matters,
-against the simulated cluster with the real kubernetes client.
+against the simulated cluster through the bot's own Kubernetes client (bot/kube).
 """
 
 from __future__ import annotations
@@ -203,6 +203,12 @@ def test_demo_with_an_unknown_scenario_says_which_exist() -> None:
 # --- speed: what a read-only triage loads ------------------------------------------------------------------------
 
 HEAVY = (
+    "kubernetes",  # bot/kube reads kubeconfigs and calls the API itself; the package only for legacy auth-providers
+    "bot.kube.fallback",
+    "urllib3",
+    "requests",
+    "apscheduler",
+    "pydantic_settings",
     "slack_sdk",
     "slack_bolt",
     "sqlalchemy",
@@ -249,3 +255,61 @@ def test_help_loads_neither_the_heavy_stacks_nor_triage() -> None:
     # …and the probe sees them when they are loaded (guards the guard): `serve --help` loads the command only.
     loaded, _ = _loaded("act", "--help")
     assert "bot.guard" in loaded
+
+
+def test_a_context_with_a_legacy_auth_provider_is_the_one_that_loads_kubernetes(tmp_path: Path) -> None:
+    """Guards the guard for `kubernetes`: the probe sees the package when the fallback loader does use it."""
+    kubeconfig = tmp_path / "kubeconfig"
+    user = {"auth-provider": {"name": "oidc", "config": {"client-id": "k8s", "id-token": "a.b.c"}}}
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "sim", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "sim",
+            }
+        )
+    )
+    loaded, _ = _loaded("--config", str(write_config(tmp_path / "c.yaml", kubeconfig)), "triage", "prod", "x")
+    assert {"kubernetes", "bot.kube.fallback"} <= loaded
+
+
+def test_a_failing_exec_plugin_is_named_exit_1(tmp_path: Path) -> None:
+    plugin = tmp_path / "get-token"
+    plugin.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.stderr.write('token expired: log in again\\n')\nsys.exit(1)\n"
+    )
+    plugin.chmod(0o755)
+    kubeconfig = tmp_path / "kubeconfig"
+    exec_ = {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"exec": exec_}}],
+                "contexts": [{"name": "sim", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    result = run("--config", str(write_config(tmp_path / "c.yaml", kubeconfig)), "triage", "prod", "ledger-api")
+    assert result.exit_code == 1, result.output
+    assert f"exec plugin `{plugin}` exited with code 1: token expired: log in again" in result.output
+
+
+SERVE_PROBE = """
+import sys
+import bot.app, bot.cli.serving
+absent = ("matplotlib", "kubernetes", "urllib3", "bot.reports.chart", "bot.kube.fallback")
+print("LOADED", ",".join(sorted({a for a in absent for m in list(sys.modules) if m == a or m.startswith(a + ".")})))
+print("APP", "aiohttp" in sys.modules and "bot.reports.service" in sys.modules)
+"""
+
+
+def test_serve_loads_no_chart_stack_nor_kubernetes_package_at_start() -> None:
+    """Issue 13: matplotlib (≈ 40 MB resident) waits for the first chart; the kubernetes package for a legacy
+    auth-provider. The probe imports what `crashloop serve` imports before it listens."""
+    result = subprocess.run([sys.executable, "-c", SERVE_PROBE], cwd=REPO, capture_output=True, text=True, timeout=120)
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if line.startswith(("LOADED", "APP")))
+    assert lines["APP"].strip() == "True", "the probe loaded the app and the report service"
+    assert lines["LOADED"].strip() == ""
