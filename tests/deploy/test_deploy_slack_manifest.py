@@ -33,6 +33,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.postEphemeral": {"chat:write"},
     # the lookup before re-posting a root message whose answer was lost: public and private incident channels
     "conversations.history": {"channels:history", "groups:history"},
+    # the same lookup for a thread reply (conversations.replies needs the same history scopes)
+    "conversations.replies": {"channels:history", "groups:history"},
     # files_upload_v2 = files.getUploadURLExternal + an upload to the returned URL + files.completeUploadExternal.
     "files.getUploadURLExternal": {"files:write"},
     "files.completeUploadExternal": {"files:write"},
