@@ -49,6 +49,14 @@ MAX_LISTED_ALERTS = 20
 Fail = Callable[[Actor, ChangeRow, str], Awaitable[Failed]]
 
 
+def outside(environment: str, namespace: str, namespaces: list[str]) -> str:
+    """Why a namespace the environment does not watch is refused (every door says the same)."""
+    return (
+        f"namespace {namespace} is not one of {environment}'s namespaces ({', '.join(namespaces)}): "
+        "the bot silences only the workloads it watches"
+    )
+
+
 class Silencing:
     def __init__(
         self,
@@ -76,6 +84,13 @@ class Silencing:
         cluster = self.config.environments[environment].cluster_label
         return workload_matchers(kind=kind, namespace=namespace, workload=workload, cluster=cluster)
 
+    def _watched(self, environment: str, namespace: str) -> None:
+        """Refusal unless `namespace` is one of the environment's: a silence never reaches beyond what the bot
+        watches, whatever door (a typed `ns/name`, the CLI, a forged proposal) named the workload."""
+        env = self.config.environments.get(environment)
+        if env is None or namespace not in env.namespaces:
+            raise Refusal(Rule.PARAMETER, outside(environment, namespace, env.namespaces if env else []))
+
     def _client(self, environment: str) -> AlertmanagerClient:
         client = self.alertmanagers.of(environment)
         if client is None:
@@ -90,6 +105,7 @@ class Silencing:
         client = self._client(proposal.environment)
         if proposal.remedy == RemedyId.UNSILENCE:
             return await self._preview_unsilence(client, proposal, str(params["silence_id"]))
+        self._watched(proposal.environment, proposal.namespace)
         where = f"{proposal.namespace}/{proposal.workload}"
         try:
             matchers = self.matchers(proposal.environment, proposal.kind, proposal.namespace, proposal.workload)
@@ -180,6 +196,7 @@ class Silencing:
     async def _silence(
         self, actor: Actor, change: ChangeRow, client: AlertmanagerClient, failed: Fail
     ) -> Verified | Failed:
+        self._watched(change.environment, change.namespace)  # again: the configuration may have changed since
         try:
             matchers = self.matchers(change.environment, change.kind, change.namespace, change.workload)
         except UnsupportedKind as exc:

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.guard import proposals
 from bot.guard.outcomes import Outcome, Refused, Rule
+from bot.guard.silencing import outside
 from bot.guard.trail import Actor
 from bot.kube.client import KubeConfigError, KubeError
 from bot.slack import blocks as sb
@@ -94,6 +95,9 @@ async def command(services: Services, user: str, name: str, args: list[str], cha
     refused = await services.guard.admit(actor, env, workload, name)
     if refused is not None:
         return _error(tried, sb.escape(refused.reason))
+    namespace = workload.rpartition("/")[0]
+    if namespace and namespace not in services.config.environments[env].namespaces:
+        return _error(tried, sb.escape(outside(env, namespace, services.config.environments[env].namespaces)))
     try:
         where = await _find(services, env, workload)
     except WorkloadNotFound as exc:
