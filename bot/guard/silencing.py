@@ -4,9 +4,11 @@ A silence goes through the same guard as every change (`bot.guard.flow`: who may
 workload, confirm, approval where the environment requires it, every step audited); what differs is where its
 preview, apply and verify happen, so they live here, the way netcheck's pod lives apart from the patches:
 
-- preview: the matchers the workload's alerts really carry (`bot.alertmanager.matchers`), refused when they
-  would also match a pod another owner runs in the namespace; the alerts they match in Alertmanager right now;
-- apply: POST the silence (or DELETE it, for unsilence), recorded in `silences` with its id;
+- preview: the matchers the workload's alerts really carry (`bot.alertmanager.matchers`), refused outside the
+  environment's namespaces, when they would also match a pod another owner runs in the namespace, or when they
+  match none (or not all) of the workload's own pods; the alerts they match in Alertmanager right now;
+- apply: the namespace and the pods checked again (an approval may come long after the preview), then
+  POST the silence (or DELETE it, for unsilence), recorded in `silences` with its id;
 - verify: GET it back — active with exactly those matchers (or expired, for unsilence). A silence that comes
   back with other matchers is expired again at once: the bot never leaves a silence wider than the workload.
 
@@ -29,6 +31,7 @@ from bot.alertmanager.matchers import (
     from_api,
     pod_pattern,
     same,
+    uncovered_pods,
     workload_matchers,
 )
 from bot.core.config import Config
@@ -111,7 +114,7 @@ class Silencing:
             matchers = self.matchers(proposal.environment, proposal.kind, proposal.namespace, proposal.workload)
         except UnsupportedKind as exc:
             raise Refusal(Rule.PARAMETER, f"cannot silence {where}: {exc}") from exc
-        await self._only_this_workload(proposal)
+        await self._only_this_workload(proposal.environment, proposal.kind, proposal.namespace, proposal.workload)
         try:
             alerts = await client.alerts(matchers)
         except AlertmanagerError as exc:
@@ -132,23 +135,35 @@ class Silencing:
             lines.append(f"    … and {len(alerts) - MAX_LISTED_ALERTS} more")
         return summary, "\n".join(lines)
 
-    async def _only_this_workload(self, proposal: ProposalRow) -> None:
-        """Refuse when the pod pattern also matches a pod another owner runs in the namespace."""
-        if proposal.kind == "Pod":
+    async def _only_this_workload(self, environment: str, kind: str, namespace: str, workload: str) -> None:
+        """Refuse when the pod pattern also matches a pod another owner runs in the namespace, or misses the
+        workload's own pods. Run at the preview and again right before the silence is created (after the
+        approval, which may come much later); a pod created after that is the residual risk the module
+        `bot.alertmanager.matchers` describes."""
+        if kind == "Pod":
             return  # an equality matcher on the pod's own name
-        target = Target(proposal.environment, proposal.kind, proposal.namespace, proposal.workload)
         try:
-            pods = await self.executor.namespace_pods(target)
+            pods = await self.executor.namespace_pods(Target(environment, kind, namespace, workload))
         except (KubeError, KubeConfigError) as exc:
             raise Refusal(
                 Rule.CLUSTER, f"the namespace's pods could not be listed to check the matchers: {exc}"
             ) from exc
-        pattern = pod_pattern(proposal.kind, proposal.workload)
-        foreign = foreign_pods(pods, proposal.kind, proposal.workload, pattern)
+        pattern = pod_pattern(kind, workload)
+        foreign = foreign_pods(pods, kind, workload, pattern)
         if foreign:
             why = (
-                f"the pod matcher of {proposal.namespace}/{proposal.workload} would also silence "
+                f"the pod matcher of {namespace}/{workload} would also silence "
                 f"{', '.join(foreign[:5])} (not its pods): silence by hand in Alertmanager"
+            )
+            raise Refusal(Rule.PARAMETER, why)
+        own, missed = uncovered_pods(pods, kind, workload, pattern)
+        if not own:
+            why = f"{kind} {namespace}/{workload} has no pods right now: a silence by pod name would cover nothing"
+            raise Refusal(Rule.PARAMETER, why)
+        if missed:
+            why = (
+                f"the pod matcher of {namespace}/{workload} would not cover {len(missed)} of its {own} pod(s) "
+                f"({', '.join(missed[:5])}): nothing silenced; silence by hand in Alertmanager"
             )
             raise Refusal(Rule.PARAMETER, why)
 
@@ -201,6 +216,8 @@ class Silencing:
             matchers = self.matchers(change.environment, change.kind, change.namespace, change.workload)
         except UnsupportedKind as exc:
             return await failed(actor, change, str(exc))
+        # again after the confirmation or the approval: the namespace's pods may have changed since the preview
+        await self._only_this_workload(change.environment, change.kind, change.namespace, change.workload)
         seconds = int(parse_duration(str(change.params["duration"])) or 0)
         starts = datetime.now(UTC)
         ends = starts + timedelta(seconds=seconds)

@@ -8,6 +8,7 @@ preview and at apply, and nothing reaches Alertmanager.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,16 @@ from bot.guard import proposals
 from bot.guard.outcomes import Failed, Previewed, Refused
 from bot.guard.trail import Actor
 from tests.e2e.promstack import Server
-from tests.service.conftest import CHANNEL, BotFactory
+from tests.service.conftest import CHANNEL, BotFactory, eventually, pods_of
 from tests.service.test_guarded_actions import ALICE, told
-from tests.service.test_silences import alertmanager, receiver, silence_config, silences_in
+from tests.service.test_silences import (
+    alertmanager,
+    am_alert_state,
+    post_alert,
+    receiver,
+    silence_config,
+    silences_in,
+)
 
 __all__ = ["alertmanager", "receiver"]  # the fixtures, used by name
 
@@ -111,3 +119,95 @@ async def test_the_cli_is_refused_too(
     assert done.exit_code == 2, done.output
     assert "namespace kube-system is not one of prod's namespaces" in done.output
     assert await silences_in(alertmanager) == []
+
+
+def deployment(name: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name[:63]}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "shop", "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "registry.example.com/shop/app:1.0"}]},
+            },
+        },
+    }
+
+
+async def silence_request(bot: Any, kind: str, workload: str) -> Any:
+    proposal = await proposals.for_workload(
+        bot.services.store,
+        environment="prod",
+        namespace="shop",
+        workload=workload,
+        kind=kind,
+        remedy="silence",
+        params={"duration": "2h"},
+        minutes=15,
+        incident_id=None,
+    )
+    return await bot.services.guard.request(Actor(ALICE), proposal.id)
+
+
+async def test_a_long_named_deployments_truncated_pod_names_are_silenced(
+    bot_factory: BotFactory, kubeconfig: Path, db_url: str, alertmanager: Server, sim: SimCluster
+) -> None:
+    name = ("reconciliation-" * 5)[:56]  # `<name>-<hash>-` is cut to 58 characters: `<name>-<1 hash char>`
+    sim.create_object(deployment(name, 2))
+    try:
+        bot = await bot_factory(db_url, config=silence_config(kubeconfig, alertmanager.url))
+        pods = await eventually(lambda: [p for p in pods_of(sim, "shop", name)])
+        assert all(len(p) == 63 for p in pods), pods
+        previewed = await silence_request(bot, "Deployment", name)
+        assert isinstance(previewed, Previewed), previewed
+        done = await bot.services.guard.confirm(Actor(ALICE), previewed.change.id)
+        assert not isinstance(done, (Failed, Refused)), done
+        [silence] = await silences_in(alertmanager)
+        alertname = f"Probe{uuid.uuid4().hex[:8]}"
+        await post_alert(alertmanager, alertname, "shop", pods[0])
+        state = await eventually(lambda: am_alert_state(alertmanager, alertname))
+        assert state["silencedBy"] == [silence["id"]]
+    finally:
+        sim.delete_object("apps/v1", "deployments", "shop", name)
+
+
+async def test_a_workload_without_pods_is_refused_rather_than_silencing_nothing(
+    bot_factory: BotFactory, kubeconfig: Path, alertmanager: Server, sim: SimCluster
+) -> None:
+    sim.create_object(deployment("idle-api", 0))
+    try:
+        bot = await bot_factory(config=silence_config(kubeconfig, alertmanager.url))
+        refused = await silence_request(bot, "Deployment", "idle-api")
+        assert isinstance(refused, Refused)
+        assert "has no pods right now: a silence by pod name would cover nothing" in refused.reason
+        assert await silences_in(alertmanager) == []
+    finally:
+        sim.delete_object("apps/v1", "deployments", "shop", "idle-api")
+
+
+async def test_a_foreign_pod_appearing_after_the_preview_is_refused_at_apply(
+    bot_factory: BotFactory, kubeconfig: Path, db_url: str, alertmanager: Server, sim: SimCluster
+) -> None:
+    bot = await bot_factory(db_url, config=silence_config(kubeconfig, alertmanager.url))
+    previewed = await silence_request(bot, "Deployment", "ledger-api")
+    assert isinstance(previewed, Previewed), previewed
+    stray = "ledger-api-bb-b2c4d"  # a bare pod whose name fits `ledger-api-<hash>-<5>`
+    sim.create_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": stray, "namespace": "shop"},
+            "spec": {"containers": [{"name": "debug", "image": "busybox:1.36"}]},
+        }
+    )
+    try:
+        failed = await bot.services.guard.confirm(Actor(ALICE), previewed.change.id)
+        assert isinstance(failed, Failed), failed
+        assert f"would also silence {stray} (not its pods)" in failed.reason
+        assert await silences_in(alertmanager) == []
+    finally:
+        sim.delete_object("v1", "pods", "shop", stray)
