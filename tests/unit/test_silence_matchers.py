@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from bot.alertmanager.matchers import (
     Matcher,
@@ -17,6 +20,7 @@ from bot.alertmanager.matchers import (
     uncovered_pods,
     workload_matchers,
 )
+from bot.cli.main import cli
 from bot.core.config import Config, Environment, Silences
 from bot.devtools.simcluster.ids import Ids, fnv32a, safe_encode
 from bot.remedies import validation
@@ -180,3 +184,23 @@ def test_config_alertmanager_url_and_silence_bounds() -> None:
     with pytest.raises(ValueError, match="not a runbook remedy"):
         Config.model_validate({"environments": {"prod": env}, "triage": {"signatures": [signature]}})
     assert re.fullmatch(pod_pattern("Deployment", "web"), "web-7c9d8f6b5-x2k4p")
+
+
+def test_environments_sharing_an_alertmanager_must_each_name_their_cluster(tmp_path: Path) -> None:
+    am = "http://alertmanager.monitoring:9093"
+    prod = {"namespaces": ["shop"], "alertmanager_url": am, "cluster_label": "prod-eu-1"}
+    staging = {"namespaces": ["shop"], "alertmanager_url": am + "/"}
+    with pytest.raises(ValueError, match="share the Alertmanager") as err:
+        Config.model_validate({"environments": {"prod": prod, "staging": staging}})
+    assert "environments prod, staging share the Alertmanager http://alertmanager.monitoring:9093" in str(err.value)
+    assert "staging has no cluster_label" in str(err.value)
+    Config.model_validate({"environments": {"prod": prod, "staging": {**staging, "cluster_label": "stg-1"}}})
+    Config.model_validate({"environments": {"staging": staging}})  # alone on its Alertmanager: no cluster needed
+    Config.model_validate({"environments": {"prod": prod, "staging": {**staging, "alertmanager_url": None}}})
+
+    config_file = tmp_path / "crashloop.yaml"
+    config_file.write_text(yaml.safe_dump({"environments": {"prod": prod, "staging": staging}}))
+    checked = CliRunner().invoke(cli, ["--config", str(config_file), "config", "check", "--offline"])
+    assert checked.exit_code != 0
+    assert "share the Alertmanager" in checked.output
+    assert "staging has no cluster_label" in checked.output
