@@ -18,11 +18,14 @@ words (what was tried, what came back) and audited.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.alertmanager.client import AlertmanagerClient, AlertmanagerError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.alertmanager.client import AlertmanagerClient, AlertmanagerError, Silence
 from bot.alertmanager.environments import Alertmanagers
 from bot.alertmanager.matchers import (
     Matcher,
@@ -49,6 +52,7 @@ from runbooks.model import RemedyId
 from runbooks.silence import format_duration, parse_duration
 
 MAX_LISTED_ALERTS = 20
+ENDS_TOLERANCE_SECONDS = 5  # Alertmanager stores times at its own precision: an end read back may differ a little
 Fail = Callable[[Actor, ChangeRow, str], Awaitable[Failed]]
 
 
@@ -225,41 +229,115 @@ class Silencing:
         # Alertmanager is one more place the bot writes to: the comment is redacted like Slack and SQL text (the
         # stored parameters already are, by their column type; this holds whatever the parameters' source)
         comment = redact(str(change.params.get("comment") or "") or f"silenced from crashloop-bot for {requester}")
-        silence_id = await client.create_silence(
-            matchers, starts_at=starts, ends_at=ends, created_by=f"{requester} via crashloop-bot", comment=comment
-        )
-        await self.silences.add(
-            id=silence_id,
-            environment=change.environment,
-            namespace=change.namespace,
-            workload=change.workload,
-            kind=change.kind,
-            incident_id=change.incident_id,
-            change_id=change.id,
-            matchers=[m.api() for m in matchers],
-            starts_at=starts,
-            ends_at=ends,
-            created_by=change.requested_by,
-            created_by_name=change.requested_by_name,
-            comment=comment,
-        )
+        created_by = f"{requester} via crashloop-bot"
+        adopted = ""
+        try:
+            silence_id = await client.create_silence(
+                matchers, starts_at=starts, ends_at=ends, created_by=created_by, comment=comment
+            )
+        except AlertmanagerError as exc:
+            if exc.status is not None or not exc.sent:  # refused, or never sent: nothing was created
+                raise
+            found = await self._created_anyway(client, matchers, created_by, comment, ends, exc)
+            if isinstance(found, str):
+                return await failed(actor, change, found)
+            silence_id, adopted = found.id, " (found in Alertmanager after its answer was lost)"
         until = f"{ends:%Y-%m-%d %H:%M} UTC"
-        await self.trail.record(actor, "applied", "ok", change, detail=f"silence {silence_id} created until {until}")
+        try:
+            await self.silences.add(
+                id=silence_id,
+                environment=change.environment,
+                namespace=change.namespace,
+                workload=change.workload,
+                kind=change.kind,
+                incident_id=change.incident_id,
+                change_id=change.id,
+                matchers=[m.api() for m in matchers],
+                starts_at=starts,
+                ends_at=ends,
+                created_by=change.requested_by,
+                created_by_name=change.requested_by_name,
+                comment=comment,
+            )
+        except SQLAlchemyError as exc:
+            why = f"the bot could not record it ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+            return await self._take_back(actor, change, client, silence_id, until, why, failed)
+        await self.trail.record(
+            actor, "applied", "ok", change, detail=f"silence {silence_id} created until {until}{adopted}"
+        )
         self.metrics.actions.labels(change.remedy, "applied").inc()
         try:
             back = await client.silence(silence_id)
         except AlertmanagerError as exc:
             return await failed(actor, change, f"silence {silence_id} was created but could not be read back: {exc}")
-        if back.state not in ("active", "pending") or not same(back.matchers, matchers):
-            await client.expire(silence_id)
-            await self.silences.expired(silence_id, "bot")
+        off_by = abs((back.ends_at - ends).total_seconds())
+        if (
+            back.state not in ("active", "pending")
+            or not same(back.matchers, matchers)
+            or off_by > ENDS_TOLERANCE_SECONDS
+        ):
             why = (
-                f"silence {silence_id} came back {back.state} with matchers "
-                f"{', '.join(m.text() for m in from_api(back.matchers))}: not what was asked; expired it again"
+                f"it came back {back.state} until {back.ends_at:%Y-%m-%d %H:%M:%S} UTC with matchers "
+                f"{', '.join(m.text() for m in from_api(back.matchers))}: not what was asked"
             )
-            return await failed(actor, change, why)
+            return await self._take_back(actor, change, client, silence_id, until, why, failed)
         detail = f"silence {silence_id} is {back.state} until {until}, with exactly the workload's matchers"
         return await self._verified(actor, change, detail, silence_id)
+
+    async def _created_anyway(
+        self,
+        client: AlertmanagerClient,
+        matchers: Sequence[Matcher],
+        created_by: str,
+        comment: str,
+        ends: datetime,
+        lost: AlertmanagerError,
+    ) -> Silence | str:
+        """After a POST whose answer was lost: the silence Alertmanager made of it (same matchers, the bot's
+        createdBy and comment, the same end, not yet recorded by the bot), else why the change failed."""
+        try:
+            candidates = await client.silences(matchers)
+        except AlertmanagerError as exc:
+            return (
+                f"{lost}; asking it whether the silence was created anyway failed too ({exc.message}): a silence "
+                f"by {created_by!r} may be active — check Alertmanager's silences"
+            )
+        for silence in candidates:
+            if (
+                silence.state in ("active", "pending")
+                and silence.created_by == created_by
+                and silence.comment == comment
+                and abs((silence.ends_at - ends).total_seconds()) <= ENDS_TOLERANCE_SECONDS
+                and same(silence.matchers, matchers)
+                and await self.silences.get(silence.id) is None
+            ):
+                return silence
+        return f"{lost}; no silence by {created_by!r} with these matchers exists in Alertmanager: nothing was silenced"
+
+    async def _take_back(
+        self,
+        actor: Actor,
+        change: ChangeRow,
+        client: AlertmanagerClient,
+        silence_id: str,
+        until: str,
+        why: str,
+        failed: Fail,
+    ) -> Failed:
+        """A silence that must not stay (unrecorded, or not what was asked): expired again, or said to be active
+        when that fails — never "nothing was silenced" while it is."""
+        try:
+            await client.expire(silence_id)
+        except AlertmanagerError as exc:
+            return await failed(
+                actor,
+                change,
+                f"silence {silence_id} was created, but {why}; expiring it again failed ({exc.message}): "
+                f"it is ACTIVE in Alertmanager until {until} — expire it there by hand",
+            )
+        with contextlib.suppress(SQLAlchemyError):  # recorded or not (the store may be what failed): ended
+            await self.silences.expired(silence_id, "bot")
+        return await failed(actor, change, f"silence {silence_id} was created, but {why}; it was expired again")
 
     async def _unsilence(
         self, actor: Actor, change: ChangeRow, client: AlertmanagerClient, failed: Fail
