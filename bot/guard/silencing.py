@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.alertmanager.client import AlertmanagerClient, AlertmanagerError, Silence
 from bot.alertmanager.environments import Alertmanagers
 from bot.alertmanager.matchers import (
@@ -46,6 +44,7 @@ from bot.guard.outcomes import Failed, Rule, Verified
 from bot.guard.trail import Actor, Refusal, Trail
 from bot.kube.client import KubeConfigError, KubeError
 from bot.store.changes import ChangeRow, ChangeStore
+from bot.store.intake import StoreUnavailable
 from bot.store.rows import ProposalRow
 from bot.store.silences import SilenceStore
 from runbooks.model import RemedyId
@@ -259,8 +258,8 @@ class Silencing:
                 created_by_name=change.requested_by_name,
                 comment=comment,
             )
-        except SQLAlchemyError as exc:
-            why = f"the bot could not record it ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        except StoreUnavailable as exc:
+            why = f"the bot could not record it ({exc})"
             return await self._take_back(actor, change, client, silence_id, until, why, failed)
         await self.trail.record(
             actor, "applied", "ok", change, detail=f"silence {silence_id} created until {until}{adopted}"
@@ -335,7 +334,7 @@ class Silencing:
                 f"silence {silence_id} was created, but {why}; expiring it again failed ({exc.message}): "
                 f"it is ACTIVE in Alertmanager until {until} — expire it there by hand",
             )
-        with contextlib.suppress(SQLAlchemyError):  # recorded or not (the store may be what failed): ended
+        with contextlib.suppress(StoreUnavailable):  # recorded or not (the store may be what failed): ended
             await self.silences.expired(silence_id, "bot")
         return await failed(actor, change, f"silence {silence_id} was created, but {why}; it was expired again")
 

@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.intake import StoreUnavailable
 from bot.store.schema import silences
 
 
@@ -48,10 +50,15 @@ class SilenceStore:
         self.engine = engine
 
     async def add(self, **values: Any) -> SilenceRow:
-        async with self.engine.begin() as conn:
-            await conn.execute(silences.insert().values(created_at=datetime.now(UTC), **values))
-        found = await self.get(str(values["id"]))
-        assert found is not None
+        """Record a silence Alertmanager holds; StoreUnavailable when it cannot be (the caller takes it back)."""
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(silences.insert().values(created_at=datetime.now(UTC), **values))
+            found = await self.get(str(values["id"]))
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailable(f"silences: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+        if found is None:
+            raise StoreUnavailable(f"silences: silence {values['id']} was not there once written")
         return found
 
     async def get(self, silence_id: str) -> SilenceRow | None:
@@ -81,14 +88,17 @@ class SilenceStore:
         return _row(row) if row else None
 
     async def expired(self, silence_id: str, by: str, at: datetime | None = None) -> SilenceRow | None:
-        """Mark the silence expired (once: None when it already was)."""
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(silences)
-                .where(silences.c.id == silence_id, silences.c.expired_at.is_(None))
-                .values(expired_at=at or datetime.now(UTC), expired_by=by)
-            )
-        return await self.get(silence_id) if result.rowcount else None
+        """Mark the silence expired (once: None when it already was); StoreUnavailable when it cannot be."""
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(
+                    update(silences)
+                    .where(silences.c.id == silence_id, silences.c.expired_at.is_(None))
+                    .values(expired_at=at or datetime.now(UTC), expired_by=by)
+                )
+            return await self.get(silence_id) if result.rowcount else None
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailable(f"silences: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
 
 
 def _row(row: Row[Any]) -> SilenceRow:
