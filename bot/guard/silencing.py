@@ -192,7 +192,7 @@ class Silencing:
         who = row.created_by_name or row.created_by
         summary = (
             f"expire silence {silence_id} of {proposal.namespace}/{proposal.workload} (set by {who}, "
-            f"until {silence.ends_at:%Y-%m-%d %H:%M} UTC): its alerts notify again"
+            f"until {silence.ends_at:%Y-%m-%d %H:%M} UTC): {await self._then(proposal, silence_id)}"
         )
         lines = ["- silence with matchers:", *(f"-   {m.text()}" for m in from_api(silence.matchers))]
         return summary, "\n".join(lines)
@@ -352,8 +352,20 @@ class Silencing:
         if back.state != "expired":
             return await failed(actor, change, f"silence {silence_id} is still {back.state} after it was expired")
         await self.silences.expired(silence_id, actor.id)
-        return await self._verified(
-            actor, change, f"silence {silence_id} is expired: the alerts notify again", silence_id
+        detail = f"silence {silence_id} is expired: {await self._then(change, silence_id)}"
+        return await self._verified(actor, change, detail, silence_id)
+
+    async def _then(self, where: ChangeRow | ProposalRow, silence_id: str) -> str:
+        """What expiring `silence_id` means for the workload's alerts: they notify again, unless another of the
+        bot's silences still covers the workload."""
+        other = await self.silences.in_force_for(
+            where.environment, where.namespace, where.workload, excluding=silence_id
+        )
+        if other is None:
+            return "its alerts notify again"
+        return (
+            f"other silences still cover this workload (silence {other.id} until "
+            f"{other.ends_at:%Y-%m-%d %H:%M} UTC): its alerts stay silenced"
         )
 
     async def _verified(self, actor: Actor, change: ChangeRow, detail: str, silence_id: str) -> Verified:

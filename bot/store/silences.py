@@ -67,9 +67,16 @@ class SilenceStore:
         return _row(row) if row else None
 
     async def in_force_for(
-        self, environment: str, namespace: str, workload: str, now: datetime | None = None
+        self,
+        environment: str,
+        namespace: str,
+        workload: str,
+        now: datetime | None = None,
+        *,
+        excluding: str | None = None,
     ) -> SilenceRow | None:
-        """The workload's silence that runs longest, among those neither expired nor run out."""
+        """The workload's silence that runs longest, among those neither expired nor run out (other than
+        `excluding`)."""
         now = now or datetime.now(UTC)
         query = (
             select(silences)
@@ -79,6 +86,7 @@ class SilenceStore:
                 silences.c.workload == workload,
                 silences.c.expired_at.is_(None),
                 silences.c.ends_at > now,
+                *([silences.c.id != excluding] if excluding else []),
             )
             .order_by(silences.c.ends_at.desc())
             .limit(1)
@@ -86,6 +94,14 @@ class SilenceStore:
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         return _row(row) if row else None
+
+    async def ended_between(self, since: datetime, until: datetime) -> list[SilenceRow]:
+        """The silences that ran out (not unsilenced) after `since` and by `until`: roots to bring up to date."""
+        query = select(silences).where(
+            silences.c.expired_at.is_(None), silences.c.ends_at > since, silences.c.ends_at <= until
+        )
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in (await conn.execute(query)).all()]
 
     async def expired(self, silence_id: str, by: str, at: datetime | None = None) -> SilenceRow | None:
         """Mark the silence expired (once: None when it already was); StoreUnavailable when it cannot be."""

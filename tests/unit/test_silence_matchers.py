@@ -150,7 +150,7 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "2", "2 hours", "h", "-1h", "1.5h", "2h;", "1y"])
+@pytest.mark.parametrize("text", ["", "2", "2 hours", "h", "-1h", "1.5h", "2h;", "1y", "٢h", "１h"])
 def test_not_durations(text: str) -> None:
     assert parse_duration(text) is None
 
