@@ -19,6 +19,7 @@ words (what was tried, what came back) and audited.
 from __future__ import annotations
 
 import contextlib
+import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ from bot.guard.notifier import Notifier
 from bot.guard.outcomes import Failed, Rule, Verified
 from bot.guard.trail import Actor, Refusal, Trail
 from bot.kube.client import KubeConfigError, KubeError
+from bot.remedies import kubectl_hints
 from bot.store.changes import ChangeRow, ChangeStore
 from bot.store.intake import StoreUnavailable
 from bot.store.rows import ProposalRow
@@ -136,6 +138,12 @@ class Silencing:
             lines.append(f"    {a.labels.get('alertname', '?')} pod={a.labels.get('pod', '?')} ({a.state})")
         if len(alerts) > MAX_LISTED_ALERTS:
             lines.append(f"    … and {len(alerts) - MAX_LISTED_ALERTS} more")
+        cluster = self.config.environments[proposal.environment].cluster_label
+        ref, ns = f"{proposal.kind.lower()}/{proposal.workload}", shlex.quote(proposal.namespace)
+        lines += [
+            "amtool equivalent (to check, or to run by hand):",
+            *kubectl_hints.silence(ref, ns, {**params, "cluster": cluster}),
+        ]
         return summary, "\n".join(lines)
 
     async def _only_this_workload(self, environment: str, kind: str, namespace: str, workload: str) -> None:

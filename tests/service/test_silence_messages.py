@@ -123,3 +123,26 @@ async def test_a_silence_from_the_terminal_shows_on_the_root_by_name(
     shown = json.dumps(root.blocks, ensure_ascii=False)
     assert "by alice (Alertmanager silence" in shown  # as the ownership line names a terminal user
     assert "<@cli:alice>" not in shown
+
+
+async def test_the_preview_shows_the_amtool_equivalent_with_the_cluster(
+    bot_factory: BotFactory, kubeconfig: Path, alertmanager: Server
+) -> None:
+    bot = await bot_factory(config=silence_config(kubeconfig, alertmanager.url))
+    proposal = await proposals.for_workload(
+        bot.services.store,
+        environment="prod",
+        namespace="shop",
+        workload="ledger-api",
+        kind="Deployment",
+        remedy="silence",
+        params={"duration": "2h", "comment": "DB_PASSWORD=hunter2-s3cret in the log"},
+        minutes=15,
+        incident_id=None,
+    )
+    previewed = await bot.services.guard.request(Actor(ALICE), proposal.id)
+    assert isinstance(previewed, Previewed), previewed
+    [amtool] = [line for line in (previewed.change.diff or "").splitlines() if line.startswith("amtool silence")]
+    assert amtool.startswith("amtool silence add --alertmanager.url=$ALERTMANAGER_URL --duration=2h ")
+    assert "'cluster=\"sim-1\"' 'namespace=\"shop\"' 'pod=~\"ledger-api-" in amtool
+    assert "hunter2" not in amtool
