@@ -9,6 +9,7 @@ through the guard (request, confirm) and the test asks Alertmanager itself what 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class Relay:
     lose_post_answer: bool = False
     fail_delete: bool = False
     answer_with: bytes | None = None  # instead of Alertmanager's answer to every GET
+    read_back_ends: str | None = None  # the endsAt of a silence read back, rewritten
     seen: list[str] = field(default_factory=list)
 
     def app(self) -> web.Application:
@@ -57,6 +59,8 @@ class Relay:
                 ) as answer,
             ):
                 body = await answer.read()
+            if request.method == "GET" and request.path.startswith("/api/v2/silence/") and self.read_back_ends:
+                body = json.dumps({**json.loads(body), "endsAt": self.read_back_ends}).encode()
             if request.method == "POST" and request.path == "/api/v2/silences" and self.lose_post_answer:
                 await asyncio.sleep(TIMEOUT * 3)  # Alertmanager made it; the bot never hears so
             return web.Response(status=answer.status, body=body, content_type="application/json")
@@ -176,3 +180,29 @@ async def test_the_client_turns_odd_answers_into_its_own_errors(relay: tuple[Rel
         await client.silences([Matcher("namespace", "shop")])
     secret = Auth(bearer_token="am-token-s3cret", basic=("am", "p4ss-s3cret"))
     assert "s3cret" not in repr(secret)
+
+
+async def test_a_silence_read_back_with_another_end_is_expired_again(
+    bot_factory: BotFactory, kubeconfig: Path, db_url: str, alertmanager: Server, relay: tuple[Relay, str]
+) -> None:
+    bot = await bot_factory(db_url, config=relayed_config(kubeconfig, relay[1]))
+    proposal = await proposals.for_workload(
+        bot.services.store,
+        environment="prod",
+        namespace="shop",
+        workload="ledger-api",
+        kind="Deployment",
+        remedy="silence",
+        params={"duration": "2h"},
+        minutes=15,
+        incident_id=None,
+    )
+    previewed = await bot.services.guard.request(Actor(ALICE), proposal.id)
+    assert isinstance(previewed, Previewed), previewed
+    relay[0].read_back_ends = "2099-01-01T00:00:00.000Z"  # Alertmanager reports another end than was asked
+    done = await bot.services.guard.confirm(Actor(ALICE), previewed.change.id)
+    assert isinstance(done, Failed), done
+    assert "until 2099-01-01 00:00:00 UTC" in done.reason
+    assert done.reason.endswith("it was expired again")
+    [silence] = await silences_in(alertmanager)
+    assert silence["status"]["state"] == "expired"
