@@ -143,7 +143,7 @@ def build_services(
     )
     guard, access = build_guard(
         core,
-        notifier=SlackNotifier(config=config, slack=slack, retriage=queue.retriage),
+        notifier=SlackNotifier(config=config, slack=slack, retriage=queue.retriage, resync=queue.resync),
         directory=SlackDirectory(slack),
         signing_secret=settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "",
         is_leader=lambda: leader.is_leader,

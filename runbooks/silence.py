@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_PART = re.compile(r"(\d{1,5})([mhdw])")
+_PART = re.compile(r"([0-9]{1,5})([mhdw])")  # ASCII digits only: "٢h" is not a duration
 _SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 

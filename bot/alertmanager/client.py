@@ -1,4 +1,4 @@
-"""Alertmanager's v2 HTTP API, the four calls a silence needs: create, read back, expire, and the alerts it matches.
+"""Alertmanager's v2 HTTP API, the calls a silence needs: create, read back, find, expire, and the alerts it matches.
 
 aiohttp (already the bot's HTTP stack), one short-lived session per operation (a silence is a rare, human-paced
 action; nothing is held open between them), a total timeout on every call, and optional auth — a bearer token
@@ -9,9 +9,10 @@ timeout, an HTTP status and Alertmanager's own message), so the guard can tell t
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,19 +25,23 @@ MAX_ERROR_CHARS = 300
 
 
 class AlertmanagerError(Exception):
-    """A call Alertmanager did not answer as expected; `status` is the HTTP status (None: no answer at all)."""
+    """A call Alertmanager did not answer as expected; `status` is the HTTP status (None: no answer at all).
 
-    def __init__(self, what: str, status: int | None, message: str) -> None:
+    `sent` is whether the request may have reached Alertmanager (a timeout, a connection lost mid-call): then a
+    POST may have been carried out although no answer came back. A refused connection was never sent.
+    """
+
+    def __init__(self, what: str, status: int | None, message: str, *, sent: bool = True) -> None:
         super().__init__(f"Alertmanager could not {what}: {message}")
-        self.what, self.status, self.message = what, status, message
+        self.what, self.status, self.message, self.sent = what, status, message, sent
 
 
 @dataclass(frozen=True)
 class Auth:
     """How the bot authenticates to Alertmanager (both None: no auth)."""
 
-    bearer_token: str | None = None
-    basic: tuple[str, str] | None = None
+    bearer_token: str | None = field(default=None, repr=False)
+    basic: tuple[str, str] | None = field(default=None, repr=False)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.bearer_token}"} if self.bearer_token else {}
@@ -95,19 +100,18 @@ class AlertmanagerClient:
     async def silence(self, silence_id: str) -> Silence:
         """GET /api/v2/silence/{id}."""
         what = f"read silence {silence_id}"
-        answer = await self._call("GET", f"/api/v2/silence/{_checked_id(silence_id)}", what)
-        try:
-            return Silence(
-                id=str(answer["id"]),
-                state=str(answer["status"]["state"]),
-                matchers=tuple(answer["matchers"]),
-                starts_at=_parse_time(answer["startsAt"]),
-                ends_at=_parse_time(answer["endsAt"]),
-                created_by=str(answer.get("createdBy", "")),
-                comment=str(answer.get("comment", "")),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AlertmanagerError(what, 200, f"unexpected answer ({type(exc).__name__}: {exc})") from exc
+        return _silence(await self._call("GET", f"/api/v2/silence/{_checked_id(silence_id)}", what), what)
+
+    async def silences(self, matchers: Sequence[Matcher]) -> list[Silence]:
+        """GET /api/v2/silences?filter=…: the silences (any state) whose matchers the filter selects; only the
+        equality matchers are sent as the filter (Alertmanager compares a filter with a silence's matcher
+        values), the caller compares the whole set."""
+        what = "list the silences"
+        params = [("filter", m.text()) for m in matchers if not m.is_regex]
+        answer = await self._call("GET", "/api/v2/silences", what, params=params)
+        if not isinstance(answer, list):
+            raise AlertmanagerError(what, 200, "the answer is not a list of silences")
+        return [_silence(item, what) for item in answer]
 
     async def expire(self, silence_id: str) -> None:
         """DELETE /api/v2/silence/{id}: the silence ends now (Alertmanager keeps it, expired)."""
@@ -123,14 +127,17 @@ class AlertmanagerClient:
         answer = await self._call("GET", "/api/v2/alerts", "list the matching alerts", params=params)
         if not isinstance(answer, list):
             raise AlertmanagerError("list the matching alerts", 200, "the answer is not a list of alerts")
-        return [
-            AlertState(
-                labels={str(k): str(v) for k, v in (a.get("labels") or {}).items()},
-                state=str((a.get("status") or {}).get("state", "")),
-                silenced_by=tuple((a.get("status") or {}).get("silencedBy") or ()),
-            )
-            for a in answer
-        ]
+        try:
+            return [
+                AlertState(
+                    labels={str(k): str(v) for k, v in (a.get("labels") or {}).items()},
+                    state=str((a.get("status") or {}).get("state", "")),
+                    silenced_by=tuple(str(i) for i in (a.get("status") or {}).get("silencedBy") or ()),
+                )
+                for a in answer
+            ]
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise AlertmanagerError("list the matching alerts", 200, f"unexpected answer ({exc})") from exc
 
     async def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
@@ -139,21 +146,44 @@ class AlertmanagerClient:
                 aiohttp.ClientSession(timeout=timeout, headers=self.auth.headers()) as session,
                 session.request(method, self.url + path, auth=self.auth.basic_auth(), **kwargs) as response,
             ):
-                text = await response.text()
+                body = await response.read()
+                text = body.decode("utf-8", errors="replace")
                 if response.status >= 400:
                     raise AlertmanagerError(what, response.status, f"HTTP {response.status}: {_short(text)}")
                 if not text.strip():
                     return None
                 try:
-                    return await response.json(content_type=None)
+                    return json.loads(body.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise AlertmanagerError(what, response.status, f"the answer is not UTF-8 text: {exc}") from exc
                 except ValueError as exc:
                     raise AlertmanagerError(what, response.status, f"not JSON: {_short(text)}") from exc
         except aiohttp.ClientConnectorError as exc:
-            raise AlertmanagerError(what, None, f"cannot connect to {self.url} ({exc.os_error or exc})") from exc
+            why = f"cannot connect to {self.url} ({exc.os_error or exc})"
+            raise AlertmanagerError(what, None, why, sent=False) from exc
         except TimeoutError as exc:
             raise AlertmanagerError(what, None, f"no answer from {self.url} within {self.timeout:g}s") from exc
         except aiohttp.ClientError as exc:
             raise AlertmanagerError(what, None, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _silence(answer: Any, what: str) -> Silence:
+    """A silence from the API's `gettableSilence`; AlertmanagerError for any other shape."""
+    try:
+        matchers = answer["matchers"]
+        if not isinstance(matchers, list) or not all(isinstance(m, dict) for m in matchers):
+            raise TypeError("matchers is not a list of objects")
+        return Silence(
+            id=str(answer["id"]),
+            state=str(answer["status"]["state"]),
+            matchers=tuple(matchers),
+            starts_at=_parse_time(answer["startsAt"]),
+            ends_at=_parse_time(answer["endsAt"]),
+            created_by=str(answer.get("createdBy", "")),
+            comment=str(answer.get("comment", "")),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise AlertmanagerError(what, 200, f"unexpected answer ({type(exc).__name__}: {exc})") from exc
 
 
 def _checked_id(silence_id: str) -> str:
@@ -161,7 +191,8 @@ def _checked_id(silence_id: str) -> str:
     try:
         return str(uuid.UUID(silence_id))
     except ValueError:
-        raise AlertmanagerError(f"use silence id {silence_id[:60]!r}", None, "not a silence id (a UUID)") from None
+        why = "not a silence id (a UUID)"
+        raise AlertmanagerError(f"use silence id {silence_id[:60]!r}", None, why, sent=False) from None
 
 
 def _short(text: str) -> str:

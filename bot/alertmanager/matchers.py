@@ -4,18 +4,31 @@ The rules in `deploy/alerts/crashloop-rules.yaml` (kube-state-metrics and cAdvis
 `namespace`, `pod` and `container`, and Prometheus adds `cluster` from its external_labels — no alert carries a
 workload label. So a workload is named by its namespace (an equality matcher), the cluster (an equality matcher
 on `cluster` with the environment's `cluster_label`, when it has one) and a regex over the pod names its
-controller generates, built from the escaped workload name and the generated-name alphabet of
-k8s.io/apimachinery's `rand` (no vowels, no confusable digits):
+controller generates, exactly as Kubernetes generates them:
 
-- Deployment `web`:  `web-<pod-template-hash>-<5 chars>` (the ReplicaSet's hash, then the pod's suffix);
+- Deployment `web`:  `web-<pod-template-hash>-<5 chars>`. The hash is `rand.SafeEncodeString` of a uint32's
+  decimal digits (k8s.io/kubernetes/pkg/controller `ComputeHash`): 1 to 10 characters, each a digit mapped onto
+  the safe alphabet, so only `bcdf456789`; the 5 characters are `rand.String(5)` over
+  `bcdfghjklmnpqrstvwxz2456789` (no vowels, no confusable digits);
 - DaemonSet `web`:   `web-<5 chars>`;
 - StatefulSet `web`: `web-<ordinal>`;
 - a bare Pod:        its exact name (an equality matcher, no regex).
 
+A generated name is the controller's `generateName` (`<replicaset>-`, `<daemonset>-`) cut to 58 characters, then
+the 5 random ones (k8s.io/apiserver/pkg/storage/names: `maxNameLength` 63 − `randomLength` 5): a long workload
+name loses the end of its hash, its dash, or more, and the pattern follows that rule.
+
+Why a pattern of every hash, not the hashes of the ReplicaSets that exist now: a rollout during the silence (the
+bot's own rollout undo, set image, restart) makes a new ReplicaSet with a new hash, and a silence that stopped
+covering the workload then would page the responder it promised quiet to, while still saying "silenced until …".
+
 Alertmanager anchors a regex matcher at both ends. A workload of another kind whose name extends this one's
-(a DaemonSet `web-db` beside a Deployment `web`) could in principle generate a matching pod name, so the guard
-lists the namespace's pods before a silence and refuses when any pod the pattern matches belongs to another
-owner (`foreign_pods`).
+(a DaemonSet or a bare ReplicaSet `web-db` beside a Deployment `web`: `web-db-x2k4p` fits `web-<hash>-<5>`
+because `d` and `b` are hash characters) could generate a matching pod name, so the guard lists the
+namespace's pods before a silence, and again right before creating it, and refuses when any pod the pattern
+matches belongs to another owner (`foreign_pods`) or when the pattern matches none of the workload's own pods
+(`uncovered_pods`). The residual risk is a pod created after that last check by another owner whose name fits
+(a workload `web-db` created during the silence): its alerts would be silenced too, until the silence ends.
 """
 
 from __future__ import annotations
@@ -25,7 +38,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"  # k8s.io/apimachinery/pkg/util/rand's alphabet
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"  # k8s.io/apimachinery/pkg/util/rand's alphabet (rand.String)
+_HASH = "[bcdf456789]"  # rand.SafeEncodeString of decimal digits: '0'..'9' are bytes 48..57, mod 27
+HASH_MAX = 10  # a uint32 has at most 10 decimal digits
+RANDOM_LENGTH = 5
+MAX_GENERATED_PREFIX = 63 - RANDOM_LENGTH  # names.go maxGeneratedNameLength: generateName is cut to this
 NAMESPACE_LABEL, POD_LABEL, CLUSTER_LABEL = "namespace", "pod", "cluster"
 
 
@@ -53,14 +70,31 @@ class Matcher:
 
 def pod_pattern(kind: str, name: str) -> str:
     """The regex (RE2, anchored by Alertmanager) of the pod names `kind`/`name` generates."""
-    escaped = re.sub(r"([.\\+*?()|\[\]{}^$])", r"\\\1", name)
+    suffix = f"{_SAFE}{{{RANDOM_LENGTH}}}"
     if kind == "Deployment":
-        return f"{escaped}-{_SAFE}{{1,10}}-{_SAFE}{{5}}"
+        return f"{_deployment_prefix(name)}{suffix}"
     if kind == "DaemonSet":
-        return f"{escaped}-{_SAFE}{{5}}"
+        return f"{_escape(f'{name}-'[:MAX_GENERATED_PREFIX])}{suffix}"
     if kind == "StatefulSet":
-        return f"{escaped}-(0|[1-9][0-9]*)"
+        return f"{_escape(name)}-(0|[1-9][0-9]*)"
     raise UnsupportedKind(f"a {kind} has no generated pod names to silence by")
+
+
+def _deployment_prefix(name: str) -> str:
+    """`<name>-<hash>-` cut to 58 characters, for every hash length from 1 to 10."""
+    whole = min(HASH_MAX, MAX_GENERATED_PREFIX - len(name) - 2)  # hash lengths whose prefix is not cut
+    forms = [f"{_escape(name)}-{_HASH}{{1,{whole}}}-"] if whole >= 1 else []
+    if whole < HASH_MAX:  # longer hashes: the prefix is cut inside the hash (or the dash, or the name)
+        kept = MAX_GENERATED_PREFIX - len(name) - 1  # hash characters left after `<name>-`
+        if kept >= 1:
+            forms.append(f"{_escape(name)}-{_HASH}{{{kept}}}")
+        else:
+            forms.append(_escape(f"{name}-"[:MAX_GENERATED_PREFIX]))
+    return forms[0] if len(forms) == 1 else f"(?:{'|'.join(forms)})"
+
+
+def _escape(text: str) -> str:
+    return re.sub(r"([.\\+*?()|\[\]{}^$])", r"\\\1", text)
 
 
 def workload_matchers(*, kind: str, namespace: str, workload: str, cluster: str | None) -> tuple[Matcher, ...]:
@@ -104,9 +138,21 @@ def foreign_pods(pods: Iterable[dict[str, Any]], kind: str, workload: str, patte
     return sorted(foreign)
 
 
+def uncovered_pods(pods: Iterable[dict[str, Any]], kind: str, workload: str, pattern: str) -> tuple[int, list[str]]:
+    """(how many pods `kind`/`workload` owns, those of them `pattern` does not match): what it would miss."""
+    own = [p for p in pods if _owned_pod(p, kind, workload)]
+    missed = [str((p.get("metadata") or {}).get("name") or "") for p in own]
+    return len(own), sorted(n for n in missed if not re.fullmatch(pattern, n))
+
+
+def _owned_pod(pod: dict[str, Any], kind: str, workload: str) -> bool:
+    owners = (pod.get("metadata") or {}).get("ownerReferences") or []
+    return any(_owned(o.get("kind"), str(o.get("name") or ""), kind, workload) for o in owners)
+
+
 def _owned(owner_kind: Any, owner: str, kind: str, workload: str) -> bool:
-    if kind == "Deployment":  # the pod's ReplicaSet is `<deployment>-<pod-template-hash>`
-        return owner_kind == "ReplicaSet" and re.fullmatch(f"{re.escape(workload)}-{_SAFE}{{1,10}}", owner) is not None
+    if kind == "Deployment":  # the pod's ReplicaSet is `<deployment>-<pod-template-hash>` (never cut)
+        return owner_kind == "ReplicaSet" and re.fullmatch(f"{re.escape(workload)}-{_HASH}{{1,10}}", owner) is not None
     return bool(owner_kind == kind and owner == workload)
 
 

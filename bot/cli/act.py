@@ -41,9 +41,11 @@ from bot.guard.outcomes import (
 from bot.guard.trail import Actor
 from bot.kube.client import KubeConfigError, KubeError
 from bot.remedies.params import default_params, typed_params
+from bot.remedies.registry import is_silencing
 from bot.store import Store, StoreUnavailable
 from bot.store.changes import ChangeRow
 from bot.store.migrate import upgrade
+from bot.store.rows import IncidentRow
 from bot.triage.locate import WorkloadNotFound
 from bot.triage.run import Triager
 from bot.wiring import build_core, build_guard
@@ -125,7 +127,11 @@ async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: 
     proposed = next((p for p in result.finding.remedies if str(p.id) == r.remedy), None)
     params = {**(proposed.params if proposed else default_params(ev, r.remedy)), **r.params}
     params = await _silence_params(store, config, r, ev.workload.namespace, ev.workload.name, params)
-    proposal = await proposals.propose(store, ev, r.remedy, params, minutes=config.actions.proposal_minutes)
+    incident = await _open_incident(store, r, ev.workload.namespace, ev.workload.name)
+    minutes = config.actions.proposal_minutes
+    proposal = await proposals.propose(
+        store, ev, r.remedy, params, minutes=minutes, incident_id=incident.id if incident else None
+    )
     outcome = await guard.request(actor, proposal.id, literal=r.literal)
     _refused(outcome)
     assert isinstance(outcome, Previewed)
@@ -135,6 +141,9 @@ async def _run(triager: Triager, store: Store, guard: Guard, config: Config, r: 
         await guard.cancel(actor, change.id)
         return "nothing applied"
     done = await guard.confirm(actor, change.id)
+    if incident is not None and isinstance(done, Verified | Failed):
+        # the running bot's sync loop brings the root message's silence line up to date on its next pass
+        await store.update_incident(incident.id, needs_sync=1, sync_attempts=0, next_sync_at=None)
     _refused(done)
     if isinstance(done, Failed):
         raise Stop(f"{done.reason}", EXIT_FAILED)
@@ -169,6 +178,14 @@ async def _silence_params(
             raise Stop(f"refused: the bot holds no silence in force for {namespace}/{workload}", EXIT_REFUSED)
         return {**params, "silence_id": row.id}
     return params
+
+
+async def _open_incident(store: Store, r: Request, namespace: str, workload: str) -> IncidentRow | None:
+    """A silence's open incident, whose root message shows the silence (other remedies: none needed here)."""
+    if not is_silencing(r.remedy):
+        return None
+    found = await store.list_incidents(environment=r.environment, status="open")
+    return next((i for i in found if (i.namespace, i.workload) == (namespace, workload)), None)
 
 
 def _refused(outcome: Outcome | None) -> None:

@@ -251,6 +251,24 @@ class Config(_Strict):
             raise ValueError("two environments share a cluster_label: alerts could not be routed")
         return self
 
+    @model_validator(mode="after")
+    def _silences_scoped(self) -> Config:
+        """A silence without a `cluster` matcher would cover every cluster an Alertmanager serves: where two
+        environments share one, each of them must name its cluster."""
+        sharing: dict[str, list[str]] = {}
+        for name, env in self.environments.items():
+            if env.alertmanager_url:
+                sharing.setdefault(env.alertmanager_url.rstrip("/").lower(), []).append(name)
+        for url, names in sorted(sharing.items()):
+            unlabelled = [n for n in names if not self.environments[n].cluster_label]
+            if len(names) > 1 and unlabelled:
+                raise ValueError(
+                    f"environments {', '.join(names)} share the Alertmanager {url}, and "
+                    f"{', '.join(unlabelled)} has no cluster_label: its silences would also silence the other "
+                    "environments' alerts; set cluster_label on each of them"
+                )
+        return self
+
     def environment(self, name: str) -> Environment:
         try:
             return self.environments[name]

@@ -100,6 +100,9 @@ class IncidentWorker:
         self._slots = asyncio.Semaphore(self.settings.concurrency)
         self._last_update: dict[int, float] = {}
         self.after_pass: Callable[[], Awaitable[Any]] | None = None  # e.g. resume recovery checks on the leader
+        # silences that run out after this are re-rendered (a root must not say "silenced until <past time>");
+        # after a restart, those that ran out while the bot was down too
+        self._silences_seen_at = datetime.now(UTC) - timedelta(hours=config.silences.max_hours)
 
     def wake(self) -> None:
         self._wake.set()
@@ -121,6 +124,7 @@ class IncidentWorker:
         while not stop.is_set():
             self._sync_wake.clear()
             try:
+                await self._silences_ended()
                 synced = await self.sync_due()
             except Exception:
                 log.exception("bringing Slack up to date failed; retrying")
@@ -130,6 +134,16 @@ class IncidentWorker:
                 await asyncio.wait(waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
                 for w in waiters:
                     w.cancel()
+
+    async def _silences_ended(self) -> None:
+        """Mark for sync the open incidents whose root shows a silence that has run out since the last look."""
+        now = datetime.now(UTC)
+        ended = await self.store.silences.ended_between(self._silences_seen_at, now)
+        for silence in ended:
+            incident = await self._open_incident_for(silence.environment, silence.namespace, silence.workload)
+            if incident is not None:
+                await self.resync(incident.id)
+        self._silences_seen_at = now
 
     async def sync_due(self, limit: int = 50) -> int:
         """Sync the incidents Slack is behind on (those without a root message first); returns how many."""

@@ -10,7 +10,8 @@ import json
 import shlex
 from typing import Any
 
-from bot.alertmanager.matchers import pod_pattern
+from bot.alertmanager.matchers import workload_matchers
+from bot.core.redact import redact
 
 
 def _status(ref: str, ns: str) -> str:
@@ -60,15 +61,19 @@ def patch_probes(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
 
 
 def silence(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
-    """amtool's equivalent: the matchers `bot.alertmanager.matchers` derives for the workload's kind."""
+    """amtool's equivalent: exactly the matchers `bot.alertmanager.matchers` derives for the workload, with the
+    environment's cluster when the caller passes it as `cluster` (the guard's silence preview does)."""
     kind, _, name = ref.partition("/")
-    kinds = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
-    pod = f"pod=~{pod_pattern(kinds[kind], name)}" if kind in kinds else f"pod={name}"
-    cluster = f" cluster={shlex.quote(str(p['cluster']))}" if p.get("cluster") else ""
-    comment = shlex.quote(str(p.get("comment") or "crashloop-bot"))
+    kinds = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet", "pod": "Pod"}
+    if kind not in kinds:
+        return []
+    namespace = shlex.split(ns)[0] if ns else ns
+    cluster = str(p["cluster"]) if p.get("cluster") else None
+    matchers = workload_matchers(kind=kinds[kind], namespace=namespace, workload=name, cluster=cluster)
+    comment = shlex.quote(redact(str(p.get("comment") or "crashloop-bot")))
     return [
         f"amtool silence add --alertmanager.url=$ALERTMANAGER_URL --duration={shlex.quote(str(p.get('duration')))} "
-        f"--comment={comment}{cluster} namespace={ns} {shlex.quote(pod)}"
+        f"--comment={comment} " + " ".join(shlex.quote(m.text()) for m in matchers)
     ]
 
 

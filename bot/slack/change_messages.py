@@ -193,11 +193,12 @@ def silencing_post(outcome: Verified) -> tuple[str, Blocks]:
     """What the thread is told once a silence is in force (or expired again), with who asked and who approved."""
     c = outcome.change
     where = f"{c.namespace}/{c.workload}"
-    approved = f" (approved by <@{c.approved_by}>)" if c.approved_by else ""
+    approved = f" (approved by {sb.mention(c.approved_by, c.approved_by_name)})" if c.approved_by else ""
     done = f"*{sb.escape(where)}*{approved}: {sb.escape(outcome.detail)}"
+    who = sb.mention(c.requested_by, c.requested_by_name)  # a terminal user (`cli:ana`) by name, not a mention
     if c.remedy == RemedyId.UNSILENCE:
-        return f"Unsilenced: {where}", text_blocks(f":bell: <@{c.requested_by}> unsilenced the alerts of {done}")
-    return f"Silenced: {where}", text_blocks(f":no_bell: <@{c.requested_by}> silenced the alerts of {done}")
+        return f"Unsilenced: {where}", text_blocks(f":bell: {who} unsilenced the alerts of {done}")
+    return f"Silenced: {where}", text_blocks(f":no_bell: {who} silenced the alerts of {done}")
 
 
 def settled(original: Blocks, change: ChangeRow) -> Blocks:

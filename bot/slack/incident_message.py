@@ -191,7 +191,7 @@ def silence_blocks(incident_id: int, silence: SilenceRow | None, *, offer: bool)
     if silence is not None:
         text = (
             f"🔕 Alerts silenced until {slack_date(silence.ends_at)} "
-            f"by <@{silence.created_by}> (Alertmanager silence `{silence.id}`)"
+            f"by {sb.mention(silence.created_by, silence.created_by_name)} (Alertmanager silence `{silence.id}`)"
         )
         unsilence = sb.button("🔔 Unsilence", "silence.unsilence", silence.id)
         return [sb.context(text), sb.actions("silence", [unsilence])]

@@ -13,10 +13,12 @@ from typing import Any
 
 from bot.guard import proposals
 from bot.guard.outcomes import Outcome, Refused, Rule
+from bot.guard.silencing import outside
 from bot.guard.trail import Actor
 from bot.kube.client import KubeConfigError, KubeError
 from bot.slack import blocks as sb
 from bot.slack import change_messages
+from bot.slack.ownership_messages import is_incident_id
 from bot.store.rows import IncidentRow, ProposalRow
 from bot.triage.locate import WorkloadNotFound, locate
 from bot.wiring import Services
@@ -49,9 +51,10 @@ def not_configured(environment: str) -> str:
 
 async def silence_proposal(services: Services, actor: Actor, incident_id: str) -> ProposalRow | Refused:
     """The Silence button (value: the incident id): a proposal for the form to fill in, or a refusal."""
-    incident = await services.store.get_incident(int(incident_id)) if incident_id.isdigit() else None
+    known = is_incident_id(incident_id)
+    incident = await services.store.get_incident(int(incident_id)) if known else None
     if incident is None:
-        return Refused(Rule.UNKNOWN, f"this button refers to no known incident ({incident_id!r})")
+        return Refused(Rule.UNKNOWN, f"this button refers to no incident this bot posted ({incident_id[:40]!r})")
     if not services.alertmanagers.of(incident.environment):
         return Refused(Rule.ALERTMANAGER, not_configured(incident.environment))
     if not incident.kind:
@@ -94,6 +97,9 @@ async def command(services: Services, user: str, name: str, args: list[str], cha
     refused = await services.guard.admit(actor, env, workload, name)
     if refused is not None:
         return _error(tried, sb.escape(refused.reason))
+    namespace = workload.rpartition("/")[0]
+    if namespace and namespace not in services.config.environments[env].namespaces:
+        return _error(tried, sb.escape(outside(env, namespace, services.config.environments[env].namespaces)))
     try:
         where = await _find(services, env, workload)
     except WorkloadNotFound as exc:

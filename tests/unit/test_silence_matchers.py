@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from bot.alertmanager.matchers import (
     Matcher,
@@ -14,9 +17,12 @@ from bot.alertmanager.matchers import (
     matches,
     pod_pattern,
     same,
+    uncovered_pods,
     workload_matchers,
 )
+from bot.cli.main import cli
 from bot.core.config import Config, Environment, Silences
+from bot.devtools.simcluster.ids import Ids, fnv32a, safe_encode
 from bot.remedies import validation
 from runbooks.silence import format_duration, parse_duration
 
@@ -32,7 +38,17 @@ def labels(pod: str, namespace: str = "shop", cluster: str = "prod-eu-1") -> dic
             "Deployment",
             "web",
             ["web-7c9d8f6b5-x2k4p", "web-5694797858-cwszx", "web-b4-zz9q2"],
-            ["web-db-7c9d8f6b5-x2k4p", "web-0", "web-x2k4p", "webb-7c9d8f6b5-x2k4p", "web-7c9d8f6b5-x2k4pa", "web"],
+            [
+                "web-db-7c9d8f6b5-x2k4p",
+                "web-0",
+                "web-x2k4p",
+                "webb-7c9d8f6b5-x2k4p",
+                "web-7c9d8f6b5-x2k4pa",
+                "web",
+                "web-29427552-x2k4p",  # a CronJob `web`'s Job pod: `web-<minutes since the epoch>-<5>`
+                "web-7c9d8f6b5c9d-x2k4p",  # 12 hash characters: a uint32 has at most 10 digits
+                "web-7c9dxf6b5-x2k4p",  # `x` is in rand.String's alphabet, never in a hash
+            ],
         ),
         ("DaemonSet", "agent", ["agent-x2k4p"], ["agent-7c9d8f6b5-x2k4p", "agent-1", "agent-aeiou", "agents-x2k4p"]),
         ("StatefulSet", "db", ["db-0", "db-12"], ["db-01", "db-x2k4p", "db-1-0", "dbx-0", "db-"]),
@@ -80,11 +96,11 @@ def test_foreign_pods_are_the_ones_the_pattern_would_over_silence() -> None:
     pods = [
         pod("web-7c9d8f6b5-x2k4p", "ReplicaSet", "web-7c9d8f6b5"),
         pod("web-db-x2k4p", "DaemonSet", "web-db"),  # a DaemonSet `web-db`: its pod names fit Deployment web's
-        pod("web-xx-b2c4d", None),  # a bare pod that happens to fit
+        pod("web-bb-b2c4d", None),  # a bare pod that happens to fit
         pod("web-db-0", "StatefulSet", "web-db"),  # does not fit the pattern at all
     ]
     pattern = pod_pattern("Deployment", "web")
-    assert foreign_pods(pods, "Deployment", "web", pattern) == ["web-db-x2k4p", "web-xx-b2c4d"]
+    assert foreign_pods(pods, "Deployment", "web", pattern) == ["web-bb-b2c4d", "web-db-x2k4p"]
     assert foreign_pods(pods[:1], "Deployment", "web", pattern) == []
     assert (
         foreign_pods(
@@ -92,6 +108,38 @@ def test_foreign_pods_are_the_ones_the_pattern_would_over_silence() -> None:
         )
         == []
     )
+
+
+def test_long_names_follow_kubernetes_truncation_of_generated_names() -> None:
+    """Every name length up to a DNS label's and beyond, every hash length: the names the API server's
+    SimpleNameGenerator makes (base cut to 58, then 5 random characters) match; near misses do not."""
+    ids = Ids(seed=7)
+    for length in range(1, 80):
+        name = ("checkout-" * 10)[:length].rstrip("-") or "c"
+        deployment, daemonset = pod_pattern("Deployment", name), pod_pattern("DaemonSet", name)
+        for digits in ("7", "42", "1234567", "429496729", "4294967295"):  # uint32s of 1 to 10 digits
+            replicaset = f"{name}-{safe_encode(digits)}"
+            generated = ids.generated_name(f"{replicaset}-")
+            assert len(generated) <= 63
+            assert re.fullmatch(deployment, generated), (name, generated, deployment)
+            assert not re.fullmatch(deployment, generated + "x")
+        hashed = ids.generated_name(f"{name}-{safe_encode(str(fnv32a(name.encode())))}-")
+        assert re.fullmatch(deployment, hashed)
+        assert re.fullmatch(daemonset, ids.generated_name(f"{name}-")), (name, daemonset)
+        if length <= 46:  # no cut: the pattern is the plain one, nothing longer accepted
+            assert "(?:" not in deployment
+
+
+def test_a_pattern_missing_the_workloads_own_pods_is_seen() -> None:
+    pods = [
+        pod("web-7c9d8f6b5-x2k4p", "ReplicaSet", "web-7c9d8f6b5"),
+        pod("web-7c9d8f6b5-abcde", "ReplicaSet", "web-7c9d8f6b5"),  # vowels: not a name Kubernetes makes
+        pod("web-db-x2k4p", "DaemonSet", "web-db"),
+    ]
+    pattern = pod_pattern("Deployment", "web")
+    assert uncovered_pods(pods, "Deployment", "web", pattern) == (2, ["web-7c9d8f6b5-abcde"])
+    assert uncovered_pods(pods[:1], "Deployment", "web", pattern) == (1, [])
+    assert uncovered_pods(pods[2:], "Deployment", "web", pattern) == (0, [])
 
 
 @pytest.mark.parametrize(
@@ -102,7 +150,7 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "2", "2 hours", "h", "-1h", "1.5h", "2h;", "1y"])
+@pytest.mark.parametrize("text", ["", "2", "2 hours", "h", "-1h", "1.5h", "2h;", "1y", "٢h", "１h"])
 def test_not_durations(text: str) -> None:
     assert parse_duration(text) is None
 
@@ -136,3 +184,23 @@ def test_config_alertmanager_url_and_silence_bounds() -> None:
     with pytest.raises(ValueError, match="not a runbook remedy"):
         Config.model_validate({"environments": {"prod": env}, "triage": {"signatures": [signature]}})
     assert re.fullmatch(pod_pattern("Deployment", "web"), "web-7c9d8f6b5-x2k4p")
+
+
+def test_environments_sharing_an_alertmanager_must_each_name_their_cluster(tmp_path: Path) -> None:
+    am = "http://alertmanager.monitoring:9093"
+    prod = {"namespaces": ["shop"], "alertmanager_url": am, "cluster_label": "prod-eu-1"}
+    staging = {"namespaces": ["shop"], "alertmanager_url": am + "/"}
+    with pytest.raises(ValueError, match="share the Alertmanager") as err:
+        Config.model_validate({"environments": {"prod": prod, "staging": staging}})
+    assert "environments prod, staging share the Alertmanager http://alertmanager.monitoring:9093" in str(err.value)
+    assert "staging has no cluster_label" in str(err.value)
+    Config.model_validate({"environments": {"prod": prod, "staging": {**staging, "cluster_label": "stg-1"}}})
+    Config.model_validate({"environments": {"staging": staging}})  # alone on its Alertmanager: no cluster needed
+    Config.model_validate({"environments": {"prod": prod, "staging": {**staging, "alertmanager_url": None}}})
+
+    config_file = tmp_path / "crashloop.yaml"
+    config_file.write_text(yaml.safe_dump({"environments": {"prod": prod, "staging": staging}}))
+    checked = CliRunner().invoke(cli, ["--config", str(config_file), "config", "check", "--offline"])
+    assert checked.exit_code != 0
+    assert "share the Alertmanager" in checked.output
+    assert "staging has no cluster_label" in checked.output

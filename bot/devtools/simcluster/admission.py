@@ -26,7 +26,7 @@ def prepare_create(ctx: ClusterContext, rt: ResourceType, obj: JsonObj) -> JsonO
     for key in (*_SERVER_METADATA, "resourceVersion", "managedFields", "selfLink"):
         m.pop(key, None)
     if not m.get("name") and m.get("generateName"):
-        m["name"] = f"{m['generateName']}{ctx.ids.suffix()}"
+        m["name"] = ctx.ids.generated_name(str(m["generateName"]))
     if rt.kind in _STATUS_STRATEGY:
         obj.pop("status", None)
     if rt.kind in GENERATION_KINDS:

@@ -11,6 +11,9 @@ import uuid
 
 # k8s.io/apimachinery/pkg/util/rand: no vowels (no words), no confusable characters
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# k8s.io/apiserver/pkg/storage/names: a generated name is the base cut to 63 - 5 characters, then 5 random ones
+MAX_NAME_LENGTH, RANDOM_LENGTH = 63, 5
+MAX_GENERATED_NAME_LENGTH = MAX_NAME_LENGTH - RANDOM_LENGTH
 
 
 class Ids:
@@ -22,6 +25,10 @@ class Ids:
 
     def suffix(self, length: int = 5) -> str:
         return "".join(self._random.choice(SAFE_ALPHABET) for _ in range(length))
+
+    def generated_name(self, base: str) -> str:
+        """`metadata.generateName` resolved as the API server's SimpleNameGenerator does (long bases are cut)."""
+        return f"{base[:MAX_GENERATED_NAME_LENGTH]}{self.suffix(RANDOM_LENGTH)}"
 
     def event_name(self, object_name: str, at: float) -> str:
         """`<object>.<hex unix nanos>` as client-go's event recorder names events."""

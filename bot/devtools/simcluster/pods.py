@@ -73,7 +73,7 @@ def prepare_pod(ctx: ClusterContext, pod: JsonObj) -> JsonObj:
     _admit_service_account(ctx, pod)  # mutating admission runs before the name is generated
     m = meta(pod)
     if not m.get("name") and m.get("generateName"):
-        m["name"] = f"{m['generateName']}{ctx.ids.suffix()}"
+        m["name"] = ctx.ids.generated_name(str(m["generateName"]))
     ctx.kubelet.place(pod)
     pod.pop("status", None)
     return pod
