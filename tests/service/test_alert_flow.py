@@ -247,8 +247,9 @@ async def test_full_log_is_attached_when_long(bot: Bot) -> None:
     pod = pods_of(bot.sim, "payments", "orders")[0]
     await bot.alerts(am_payload(am_alert("payments", pod)))
     [root] = await eventually(bot.roots)
-    files = await eventually(lambda: bot.slack.files)
-    [uploaded] = files.values()
+    # files_upload_v2 is three steps (URL, upload, complete): wait for the completed file, not the first step
+    [uploaded] = await eventually(lambda: [f for f in bot.slack.files.values() if f.completed])
+    assert len(bot.slack.files) == 1
     assert uploaded.content is not None
     assert uploaded.content.count(b"\n") >= 30
     assert b"Connection refused" in uploaded.content
