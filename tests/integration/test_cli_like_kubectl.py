@@ -220,6 +220,7 @@ HEAVY = (
     "bot.reports",
     "bot.guard",
     "bot.app",
+    "bot.cli.db_roles",  # `db grant-roles` is imported when it runs (it brings the SQL stack's entry points)
 )
 PROBE = """
 import sys
@@ -255,6 +256,15 @@ def test_help_loads_neither_the_heavy_stacks_nor_triage() -> None:
     # …and the probe sees them when they are loaded (guards the guard): `serve --help` loads the command only.
     loaded, _ = _loaded("act", "--help")
     assert "bot.guard" in loaded
+    loaded, _ = _loaded("db", "grant-roles", "--help")
+    assert "bot.cli.db_roles" in loaded
+
+
+def test_a_triage_shown_as_text_loads_no_heavy_stack_either(config_file: Path) -> None:
+    """The text view (the default) renders through other modules than `-o json`; they stay as light."""
+    loaded, triaged = _loaded("--config", str(config_file), "triage", "prod", "ledger-api")
+    assert triaged
+    assert loaded == set()
 
 
 def test_a_context_with_a_legacy_auth_provider_is_the_one_that_loads_kubernetes(tmp_path: Path) -> None:
