@@ -256,7 +256,6 @@ def db_upgrade() -> None:
     click.echo(f"database at revision {asyncio.run(run())}")
 
 
-
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:

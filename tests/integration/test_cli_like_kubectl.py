@@ -221,6 +221,8 @@ HEAVY = (
     "bot.guard",
     "bot.app",
     "bot.cli.db_roles",  # `db grant-roles` is imported when it runs (it brings the SQL stack's entry points)
+    "bot.remedies.patches",  # the patch planner: a triage shows a remedy's kubectl lines from its spec, builds no patch
+    "bot.alertmanager",  # silences: a triage neither proposes nor shows one
 )
 PROBE = """
 import sys
@@ -249,7 +251,8 @@ def _probe(*args: str) -> dict[str, str]:
         env=env,
     )
     marks = ("LOADED", "TRIAGE", "PLUGIN_SCAN")
-    return {k: v.strip() for k, v in (line.split(" ", 1) for line in result.stderr.splitlines() if line.startswith(marks))}
+    found = (line.split(" ", 1) for line in result.stderr.splitlines() if line.startswith(marks))
+    return {k: v.strip() for k, v in found}
 
 
 def _loaded(*args: str) -> tuple[set[str], bool]:
