@@ -142,7 +142,7 @@ def _triage(
     ctx: click.Context, environment: str, workload: str, namespace: str | None, pod: str | None, fmt: str
 ) -> None:
     # The bot uses no pydantic plugins; looking for them scans every installed distribution's entry points when the
-    # first model class is built — at import of bot.core.config, so this must precede the imports below (≈ 8 ms of
+    # first model class is built — at import of bot.core.config, so this must precede the imports below (≈ 5 ms of
     # a triage, bench/cli_speed.py). An explicit setting is kept.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
