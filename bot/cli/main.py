@@ -3,7 +3,7 @@
 `-h`/`--help` with examples, `--version`, `-o text|json|yaml|wide`, global options accepted anywhere on the line
 (`crashloop triage prod web --config x.yaml`), colour only on a terminal (NO_COLOR honoured), shell completion
 (`crashloop completion bash`). Subcommands that need the Slack, SQL or report stacks (act, audit, report, serve,
-db, demo) import them only when they run, so a read-only triage and `--help` stay fast (bench/cli_speed.py).
+db grant-roles, demo) import them only when they run, so a read-only triage and `--help` stay fast (bench/cli_speed.py).
 
 Exit codes: 0 done; 1 the cluster could not be reached or read; 2 the request names something that does not
 exist (environment, workload, context) or the configuration is invalid — the message says what to type instead.
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from bot.cli.db_roles import grant_roles_command
 from bot.cli.lazy import Lazy, LazyGroup
 from bot.cli.output import echo, output_option, render_triage, use_colour
 
@@ -142,15 +141,17 @@ def triage(
 def _triage(
     ctx: click.Context, environment: str, workload: str, namespace: str | None, pod: str | None, fmt: str
 ) -> None:
+    # The bot uses no pydantic plugins; looking for them scans every installed distribution's entry points when the
+    # first model class is built — at import of bot.core.config, so this must precede the imports below (≈ 5 ms of
+    # a triage, bench/cli_speed.py). An explicit setting is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
     import asyncio
 
     from bot.kube.client import KubeConfigError, KubeError
     from bot.triage.locate import WorkloadNotFound
     from bot.triage.run import Triager
 
-    # The bot uses no pydantic plugins; looking for them scans every installed distribution's entry points when the
-    # first config model is built (≈ 8 ms of a triage, bench/cli_speed.py). An explicit setting is kept.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     config = _load(ctx)
     _environment(config, environment)
     triager = Triager(config)
@@ -221,7 +222,16 @@ def serve(ctx: click.Context, host: str, port: int, socket_mode: bool, no_migrat
     run_server(config, host=host, port=port, socket_mode=socket_mode, migrate=not no_migrate)
 
 
-@cli.group("db")
+@cli.group(
+    "db",
+    cls=LazyGroup,
+    lazy={
+        "grant-roles": Lazy(
+            "bot.cli.db_roles:grant_roles_command",
+            "Grant the service role the bot's tables, audit_log INSERT and SELECT only (run as the schema owner).",
+        )
+    },
+)
 def db_group() -> None:
     """The bot's database."""
 
@@ -244,9 +254,6 @@ def db_upgrade() -> None:
             await store.close()
 
     click.echo(f"database at revision {asyncio.run(run())}")
-
-
-db_group.add_command(grant_roles_command)
 
 
 @cli.command()

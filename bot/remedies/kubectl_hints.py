@@ -10,7 +10,6 @@ import json
 import shlex
 from typing import Any
 
-from bot.alertmanager.matchers import workload_matchers
 from bot.core.redact import redact
 
 
@@ -69,6 +68,8 @@ def silence(ref: str, ns: str, p: dict[str, Any]) -> list[str]:
         return []
     namespace = shlex.split(ns)[0] if ns else ns
     cluster = str(p["cluster"]) if p.get("cluster") else None
+    from bot.alertmanager.matchers import workload_matchers  # only for this hint: a triage shows no silence
+
     matchers = workload_matchers(kind=kinds[kind], namespace=namespace, workload=name, cluster=cluster)
     comment = shlex.quote(redact(str(p.get("comment") or "crashloop-bot")))
     return [

@@ -13,12 +13,14 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.remedies import kubectl_hints as kubectl
 from bot.remedies import validation as check
-from bot.remedies.patches import PatchPlan, plan
 from runbooks.model import Remedy, RemedyId, Workload
+
+if TYPE_CHECKING:  # the planner is imported when a patch is built: a read-only triage only shows kubectl lines
+    from bot.remedies.patches import PatchPlan
 
 Check = Callable[[dict[str, Any], check.Limits], None]
 Kubectl = Callable[[str, str, dict[str, Any]], list[str]]
@@ -66,6 +68,8 @@ class PatchRemedy(_Spec):
         history: list[dict[str, Any]],
         now: datetime | None = None,
     ) -> PatchPlan:
+        from bot.remedies.patches import plan
+
         return plan(str(self.id), params, workload, history, now=now)
 
 

@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.remedies.patches import PlanError, check_host, check_port
 from runbooks.quantity import QuantityError, parse_bytes
 from runbooks.silence import format_duration, parse_duration
 
@@ -156,6 +155,10 @@ def service_account(params: dict[str, Any], limits: Limits) -> None:
 
 def host_port(params: dict[str, Any], _: Limits) -> None:
     """`host` is a DNS name or an IP address; `port`, when given, 1–65535."""
+    # Imported here: the registry (and with it this module) is loaded to show a remedy's kubectl lines in a
+    # read-only triage, which needs no patch planner (bench/cli_speed.py).
+    from bot.remedies.patches import PlanError, check_host, check_port
+
     try:
         check_host(params.get("host"))  # type: ignore[arg-type]
     except PlanError as exc:

@@ -220,6 +220,9 @@ HEAVY = (
     "bot.reports",
     "bot.guard",
     "bot.app",
+    "bot.cli.db_roles",  # `db grant-roles` is imported when it runs (it brings the SQL stack's entry points)
+    "bot.remedies.patches",  # the patch planner: a triage shows a remedy's kubectl lines from its spec, builds no patch
+    "bot.alertmanager",  # silences: a triage neither proposes nor shows one
 )
 PROBE = """
 import sys
@@ -231,21 +234,46 @@ finally:
     loaded = sorted({{h for h in heavy for m in list(sys.modules) if m == h or m.startswith(h + ".")}})
     print("LOADED", ",".join(loaded), file=sys.stderr)
     print("TRIAGE", "bot.triage.run" in sys.modules, file=sys.stderr)
+    plugins = sys.modules.get("pydantic.plugin._loader")
+    print("PLUGIN_SCAN", plugins is not None and plugins._plugins is not None, file=sys.stderr)
 """
 
 
-def _loaded(*args: str) -> tuple[set[str], bool]:
+def _probe(*args: str) -> dict[str, str]:
+    # Not inherited from an in-process triage of an earlier test: the command must set it itself.
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
-    lines = dict(line.split(" ", 1) for line in result.stderr.splitlines() if line.startswith(("LOADED", "TRIAGE")))
-    return set(filter(None, lines["LOADED"].strip().split(","))), lines["TRIAGE"].strip() == "True"
+    marks = ("LOADED", "TRIAGE", "PLUGIN_SCAN")
+    found = (line.split(" ", 1) for line in result.stderr.splitlines() if line.startswith(marks))
+    return {k: v.strip() for k, v in found}
+
+
+def _loaded(*args: str) -> tuple[set[str], bool]:
+    lines = _probe(*args)
+    return set(filter(None, lines["LOADED"].split(","))), lines["TRIAGE"] == "True"
 
 
 def test_a_read_only_triage_loads_no_slack_sql_report_or_chart_stack(config_file: Path) -> None:
     loaded, triaged = _loaded("--config", str(config_file), "triage", "prod", "ledger-api", "-o", "json")
     assert triaged, "the probe ran a triage"
     assert loaded == set()
+
+
+def test_a_triage_does_not_scan_installed_distributions_for_pydantic_plugins(config_file: Path) -> None:
+    """The bot uses no pydantic plugins; the scan would run when bot.core.config builds its first model."""
+    lines = _probe("--config", str(config_file), "triage", "prod", "ledger-api")
+    assert lines["TRIAGE"] == "True"
+    assert lines["PLUGIN_SCAN"] == "False"
+    # …and the probe sees a scan when one happens: `config check` loads the same models without the setting.
+    lines = _probe("--config", str(config_file), "config", "check", "--offline")
+    assert lines["PLUGIN_SCAN"] == "True"
 
 
 def test_help_loads_neither_the_heavy_stacks_nor_triage() -> None:
@@ -255,6 +283,15 @@ def test_help_loads_neither_the_heavy_stacks_nor_triage() -> None:
     # …and the probe sees them when they are loaded (guards the guard): `serve --help` loads the command only.
     loaded, _ = _loaded("act", "--help")
     assert "bot.guard" in loaded
+    loaded, _ = _loaded("db", "grant-roles", "--help")
+    assert "bot.cli.db_roles" in loaded
+
+
+def test_a_triage_shown_as_text_loads_no_heavy_stack_either(config_file: Path) -> None:
+    """The text view (the default) renders through other modules than `-o json`; they stay as light."""
+    loaded, triaged = _loaded("--config", str(config_file), "triage", "prod", "ledger-api")
+    assert triaged
+    assert loaded == set()
 
 
 def test_a_context_with_a_legacy_auth_provider_is_the_one_that_loads_kubernetes(tmp_path: Path) -> None:
