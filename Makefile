@@ -23,8 +23,10 @@ demo: $(STAMP)
 	PYTHON=$(BIN)/python scripts/setup-test-deps.sh --demo
 	$(BIN)/crashloop demo
 
+# Two workers (pytest-xdist): the suite mostly waits on real servers; TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
