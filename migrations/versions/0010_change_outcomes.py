@@ -68,5 +68,6 @@ def downgrade() -> None:
     if count:
         raise RuntimeError(f"audit_log holds {count} outcome_unknown row(s): downgrading below 0010 would refuse them")
     _actions(BEFORE)
-    with op.batch_alter_table("changes") as batch:
-        batch.drop_column("held_patch")
+    # plain ALTER TABLE … DROP COLUMN (SQLite >= 3.35): a batch copy would DROP TABLE changes, which silences
+    # reference (0009), and foreign keys are on (bot/store/engine.py)
+    op.drop_column("changes", "held_patch")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.store import Store
 from bot.store.audit import AuditLog
-from bot.store.migrate import current_revision, head_revision, upgrade
+from bot.store.migrate import current_revision, downgrade, head_revision, upgrade
 from tests.service.test_audit_log import cli_db, event, run_cli  # noqa: F401  (cli_db is a fixture)
 
 
@@ -74,3 +74,41 @@ def test_rows_from_before_0010_verify_after_it_and_the_new_action_is_listed(cli_
     ]
     verified = run_cli("audit", "verify")
     assert verified.exit_code == 0, verified.output
+
+
+async def test_0010_downgrades_with_a_silence_that_references_a_change(db_url: str) -> None:
+    """silences.change_id references changes (0009): dropping `held_patch` must not copy (drop) the changes table."""
+    store = Store(db_url)
+    try:
+        await upgrade(store.engine)
+        change = await store.changes.create(
+            ttl=timedelta(minutes=5),
+            environment="prod",
+            namespace="shop",
+            workload="web",
+            kind="Deployment",
+            remedy="silence",
+            params={},
+            requested_by="U0ONCALL1",
+        )
+        now = datetime.now(UTC)
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO silences (id, environment, namespace, workload, kind, change_id, matchers, "
+                    "starts_at, ends_at, created_by, created_at) "
+                    "VALUES ('s-1', 'prod', 'shop', 'web', 'Deployment', :change, '[]', :now, :now, 'U0ONCALL1', :now)"
+                ),
+                {"change": change.id, "now": now},
+            )
+        await downgrade(store.engine, "0009")
+        assert await current_revision(store.engine) == "0009"
+        async with store.engine.connect() as conn:
+            columns = await conn.run_sync(_columns_of_changes)
+            linked = (await conn.execute(text("SELECT change_id FROM silences WHERE id = 's-1'"))).scalar()
+        assert "held_patch" not in columns
+        assert linked == change.id
+        await upgrade(store.engine)
+        assert await current_revision(store.engine) == head_revision()
+    finally:
+        await store.close()
